@@ -1,0 +1,53 @@
+/**
+ * Where services and secret values come from (SPEC §5, §11): the agent client or a static in-memory source.
+ * The core only ever sees this interface.
+ */
+import type { HostPort } from '../net/host-port.js';
+
+export type ServiceAuth =
+  | { readonly type: 'bearer'; readonly secret: string }
+  | {
+      readonly type: 'api_key_header';
+      readonly header: string;
+      readonly secret: string;
+      readonly prefix: string;
+    }
+  | { readonly type: 'api_key_query'; readonly param: string; readonly secret: string };
+
+/** A validated, normalised service definition. */
+export interface Service {
+  readonly name: string;
+  readonly hosts: readonly HostPort[];
+  /** Always starts with `/`; no trailing slash except for the root prefix `/`. */
+  readonly pathPrefix: string;
+  readonly auth: ServiceAuth;
+}
+
+/**
+ * An immutable lookup structure built once per services revision, so the hot path does no parsing:
+ * `byHost.get(hostPort.key)` gives the services naming that host, in definition order.
+ */
+export interface ServiceIndex {
+  readonly revision: string;
+  readonly services: readonly Service[];
+  readonly byHost: ReadonlyMap<string, readonly Service[]>;
+}
+
+/**
+ * A source of services and secrets.
+ *
+ * `secret()` returns the value synchronously on a cache hit (no async hop on the hot path) and a promise otherwise.
+ * It rejects (or throws) with a `ProxyError('credential_unavailable')` when the value cannot be had; the request
+ * then fails closed.
+ */
+export interface CredentialSource {
+  /** The services in force now (the last good set). */
+  services(): ServiceIndex;
+  secret(key: string): string | Promise<string>;
+  /** Fetch services again at once (SIGHUP). Optional for static sources. */
+  refresh?(): Promise<void>;
+  /** Subscribe to new service sets; returns the unsubscribe function. */
+  onServices?(listener: (index: ServiceIndex) => void): () => void;
+  /** Stop timers and close sockets. */
+  close?(): Promise<void>;
+}
