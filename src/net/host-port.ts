@@ -75,10 +75,10 @@ function canonicalIpv6(addr: string): string {
 }
 
 /**
- * Parse a host entry or CONNECT authority. `defaultPort` applies when no port is given (443 for host entries;
- * CONNECT targets require a port, so callers pass `undefined` there).
+ * Parse a host entry or CONNECT authority. `defaultPort` applies when no port is given (443 for host entries,
+ * SPEC §3); CONNECT targets require a port, so callers pass `null` there.
  */
-export function parseHostPort(text: string, defaultPort: number | undefined = 443): HostPortResult {
+export function parseHostPort(text: string, defaultPort: number | null = 443): HostPortResult {
   if (text.length === 0) return fail('empty host');
   if (text.includes('@')) return fail('userinfo is not allowed in a host');
   let hostPart: string;
@@ -105,8 +105,8 @@ export function parseHostPort(text: string, defaultPort: number | undefined = 44
   }
   let port: number | undefined;
   if (portPart === undefined) {
+    if (defaultPort === null) return fail('a port is required');
     port = defaultPort;
-    if (port === undefined) return fail('a port is required');
   } else {
     port = parsePort(portPart);
     if (port === undefined) return fail(`invalid port "${portPart}" (expected 1-65535)`);

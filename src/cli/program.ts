@@ -1,0 +1,127 @@
+/**
+ * The command tree (SPEC §1) as a function from argv to an exit code. Every failure is a {@link StartupError}
+ * printed as one `clef-proxy: <what>: <why>` line (plus detail lines); `main.ts` turns the code into the exit.
+ */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { type Env, readEnv } from '../config/env.js';
+import { loadConfigFile } from '../config/load.js';
+import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
+import { resolveCaDir } from '../tls/ca-dir.js';
+import { caExport, caPath, caRegenerate } from './ca.js';
+import type { CliIo } from './io.js';
+import { runServe } from './serve.js';
+
+/** The package version, read once from package.json (bare semver, SPEC §1). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+class UsageError extends Error {}
+
+async function caDirFor(configPath: string | undefined, env: Env): Promise<string> {
+  const config = configPath === undefined ? undefined : await loadConfigFile(configPath);
+  return resolveCaDir(config?.caDir, env);
+}
+
+/**
+ * Run the CLI with `argv` (without node and script) and resolve to the exit code. Never exits the process itself,
+ * so tests can call it in-process.
+ */
+export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv()): Promise<ExitCodeValue> {
+  let code: ExitCodeValue = ExitCode.Ok;
+  const parser = yargs([...argv])
+    .scriptName('clef-proxy')
+    .usage('$0 <command> [options]\n\nCredential-injection forward proxy.')
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    })
+    .command(
+      'serve',
+      'Run the proxy daemon',
+      (y) =>
+        y
+          .option('config', { type: 'string', demandOption: true, describe: 'Path to the JSON config file' })
+          .option('lambda-loopback-only', {
+            type: 'boolean',
+            default: false,
+            describe: 'Under AWS Lambda: waive workload auth (listen must be loopback)',
+          }),
+      async (args) => {
+        code = await runServe(
+          { configPath: args.config, lambdaLoopbackOnly: args['lambda-loopback-only'] },
+          io,
+          env,
+        );
+      },
+    )
+    .command('ca', 'Manage the proxy CA', (y) =>
+      y
+        .option('config', { type: 'string', describe: 'Config file whose ca_dir to use' })
+        .command('path', 'Print the CA directory in use', {}, async (args) => {
+          caPath(await caDirFor(args.config as string | undefined, env), io);
+        })
+        .command(
+          'export',
+          'Write the CA certificate (never the key)',
+          (e) =>
+            e
+              .option('format', {
+                choices: ['pem', 'der', 'der-base64'] as const,
+                default: 'pem' as const,
+                describe: 'Output format',
+              })
+              .option('out', { type: 'string', describe: 'Write to this file instead of stdout' }),
+          async (args) => {
+            const caDir = await caDirFor(args.config, env);
+            await caExport(
+              { caDir, format: args.format, ...(args.out === undefined ? {} : { out: args.out }) },
+              io,
+            );
+          },
+        )
+        .command(
+          'regenerate',
+          'Replace the CA atomically (workloads must trust the new one)',
+          (r) =>
+            r.option('confirm', {
+              type: 'boolean',
+              default: false,
+              describe: 'Required: confirms the replacement',
+            }),
+          async (args) => {
+            await caRegenerate({ caDir: await caDirFor(args.config, env), confirm: args.confirm }, io);
+          },
+        )
+        .demandCommand(1, 'name a ca command: path, export or regenerate'),
+    )
+    .demandCommand(1, 'name a command: serve or ca');
+
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    return report(err, io);
+  }
+  return code;
+}
+
+function report(err: unknown, io: CliIo): ExitCodeValue {
+  if (err instanceof StartupError) {
+    io.stderr.write(`clef-proxy: ${err.message}\n`);
+    for (const line of err.details) io.stderr.write(`  ${line}\n`);
+    return err.code;
+  }
+  if (err instanceof UsageError || (err instanceof Error && err.name === 'YError')) {
+    io.stderr.write(`clef-proxy: usage: ${err.message} (see --help)\n`);
+    return ExitCode.InvalidConfig;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`clef-proxy: unexpected error: ${message}\n`);
+  return ExitCode.Generic;
+}

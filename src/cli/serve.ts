@@ -1,0 +1,130 @@
+/**
+ * `clef-proxy serve` (SPEC §1, §8): the startup checks in their locked order — config (2) → tokens (4) → CA (5) →
+ * agent (3) → bind (6) — then the `listening` line, signals, and a drain that ends in exit 0.
+ */
+import { readFile } from 'node:fs/promises';
+import { createAgentSource } from '../agent/agent-source.js';
+import { createAuditSink } from '../audit/create-sink.js';
+import type { Env } from '../config/env.js';
+import { loadConfigFile } from '../config/load.js';
+import { resolveServe } from '../config/resolve.js';
+import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
+import { guardProcess, onSignals } from '../lifecycle/signals.js';
+import { createLogger } from '../log/logger.js';
+import { startProxy } from '../proxy.js';
+import { resolveCaDir } from '../tls/ca-dir.js';
+import { loadCa, loadOrCreateCa } from '../tls/ca-store.js';
+import type { CliIo } from './io.js';
+
+export interface ServeArgs {
+  readonly configPath: string;
+  readonly lambdaLoopbackOnly: boolean;
+}
+
+async function readUpstreamCa(path: string | undefined): Promise<string[]> {
+  if (path === undefined) return [];
+  try {
+    return [await readFile(path, 'utf8')];
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new StartupError(
+      ExitCode.InvalidConfig,
+      'invalid config',
+      `upstream_ca_file ${path} is not readable (${why})`,
+    );
+  }
+}
+
+/** Run the daemon until a signal drains it. Resolves to the exit code; throws StartupError for startup failures. */
+export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<ExitCodeValue> {
+  const config = await loadConfigFile(args.configPath);
+  const upstreamCa = await readUpstreamCa(config.upstreamCaFile);
+  const settings = resolveServe(config, env, { lambdaLoopbackOnly: args.lambdaLoopbackOnly });
+  const logger = createLogger(config.logLevel);
+  for (const warning of settings.warnings) logger.warn(warning);
+
+  const caDir = resolveCaDir(config.caDir, env);
+  const ca = await loadOrCreateCa(caDir);
+
+  const source = await createAgentSource({
+    url: settings.agentUrl,
+    token: settings.agentToken,
+    readyTimeoutMs: config.agent.readyTimeoutMs,
+    refreshMs: config.agent.servicesRefreshMs,
+    secretTtlMs: config.agent.secretTtlMs,
+    logger,
+  });
+
+  const audit = createAuditSink(config.audit, {
+    onError: (err: Error) => logger.error({ err: err.message }, 'audit write failed'),
+  });
+  const unguard = guardProcess(logger);
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    proxy = await startProxy({
+      listen: config.listen,
+      ca,
+      source,
+      workloadToken: settings.workloadToken,
+      passthroughHosts: config.passthroughHosts.map((h) => h.key),
+      upstreamProxy: {
+        ...(settings.upstreamProxy.https ? { https: settings.upstreamProxy.https } : {}),
+        ...(settings.upstreamProxy.http ? { http: settings.upstreamProxy.http } : {}),
+        noProxy: settings.upstreamProxy.noProxy,
+      },
+      upstreamCa,
+      audit,
+      limits: config.limits,
+      logger,
+    });
+  } catch (err) {
+    unguard();
+    await source.close?.();
+    await audit.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new StartupError(
+      ExitCode.BindFailure,
+      'listen failed',
+      `${config.listen.host}:${config.listen.port}: ${e.code ?? e.message}`,
+      { cause: err },
+    );
+  }
+  logger.info({ address: proxy.address, port: proxy.port }, 'listening');
+
+  return new Promise<ExitCodeValue>((resolve) => {
+    let finished = false;
+    const finish = async () => {
+      if (finished) return;
+      finished = true;
+      unsignal();
+      await source.close?.();
+      await audit.close();
+      logger.info('stopped');
+      logger.flush();
+      unguard();
+      resolve(ExitCode.Ok);
+    };
+    const unsignal = onSignals({
+      drain: (signal) => {
+        logger.info({ signal, drain_timeout_ms: settings.drainTimeoutMs }, 'draining');
+        void proxy.drain(settings.drainTimeoutMs).then(finish);
+      },
+      now: (signal) => {
+        logger.info({ signal }, 'stopping now');
+        void proxy.close().then(finish);
+      },
+      reload: () => {
+        logger.info('SIGHUP: reloading CA and services');
+        loadCa(caDir)
+          .then((next) => proxy.reloadCa(next))
+          .then(() => logger.info('CA reloaded'))
+          .catch((err: unknown) =>
+            logger.error({ err: String(err) }, 'CA reload failed; keeping the current CA'),
+          );
+        source
+          .refresh?.()
+          .catch((err: unknown) => logger.warn({ err: String(err) }, 'services refresh failed'));
+      },
+    });
+  });
+}

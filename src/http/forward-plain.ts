@@ -1,0 +1,171 @@
+/**
+ * Forward proxying of absolute-form `http://` requests (SPEC §6): only to passthrough hosts, unchanged but for
+ * `Proxy-Authorization` and hop-by-hop headers; a service host gets 403 `https_required` (a credential never travels
+ * in plaintext), anything else 403 `host_not_allowed`. Node's parser frames every request on the connection.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ServiceIndex } from '../agent/source.js';
+import { requestEvent } from '../audit/emit.js';
+import { durationMs } from '../audit/events.js';
+import type { ConnInfo, ProxyContext } from '../context.js';
+import type { ProxyErrorCode } from '../errors.js';
+import { type HostPort, parseHostPort } from '../net/host-port.js';
+import { authenticate } from '../pipeline/authenticate.js';
+import { stripHeaders } from '../pipeline/strip.js';
+import { forward } from '../upstream/forward.js';
+import { answerClientError } from './client-error.js';
+import { sendError } from './send-error.js';
+
+export interface ForwardServer {
+  /** Serve `conn.socket`, whose head bytes were put back for Node's parser. */
+  accept(conn: ConnInfo): void;
+  close(): void;
+}
+
+const PREFIX = 'http://';
+
+/** Split an absolute-form `http://` target into its authority and origin-form rest; undefined if malformed. */
+export function splitAbsolute(url: string): { target: HostPort; path: string } | undefined {
+  if (url.slice(0, PREFIX.length).toLowerCase() !== PREFIX) return undefined;
+  const rest = url.slice(PREFIX.length);
+  let cut = rest.length;
+  for (const ch of ['/', '?']) {
+    const i = rest.indexOf(ch);
+    if (i >= 0 && i < cut) cut = i;
+  }
+  const parsed = parseHostPort(rest.slice(0, cut), 80);
+  if (!parsed.ok) return undefined;
+  const tail = rest.slice(cut);
+  return { target: parsed.value, path: tail === '' ? '/' : tail.startsWith('?') ? `/${tail}` : tail };
+}
+
+/** Host names (any port) that some service names: plain HTTP to them is refused as `https_required`. */
+const serviceNames = new WeakMap<ServiceIndex, ReadonlySet<string>>();
+function namesOf(index: ServiceIndex): ReadonlySet<string> {
+  let names = serviceNames.get(index);
+  if (!names) {
+    names = new Set(index.services.flatMap((s) => s.hosts.map((h) => h.host)));
+    serviceNames.set(index, names);
+  }
+  return names;
+}
+
+export function createForwardServer(ctx: ProxyContext): ForwardServer {
+  const conns = new WeakMap<Socket, ConnInfo>();
+  const server = createServer({
+    maxHeaderSize: ctx.limits.maxHeaderBytes,
+    keepAliveTimeout: ctx.limits.idleTimeoutMs,
+    requestTimeout: 0,
+    requireHostHeader: false,
+    joinDuplicateHeaders: false,
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const conn = conns.get(req.socket);
+    if (!conn) return req.socket.destroy();
+    handle(ctx, req, res, conn).catch((err: unknown) => {
+      ctx.logger.error({ conn_id: conn.id, err: String(err) }, 'forward handler failed');
+      res.destroy();
+    });
+  });
+  server.on('clientError', (err: Error, socket: Socket) =>
+    answerClientError(ctx, conns.get(socket), err, socket),
+  );
+  return {
+    accept(conn) {
+      conns.set(conn.socket, conn);
+      server.emit('connection', conn.socket);
+      conn.socket.resume();
+    },
+    close() {
+      server.close();
+    },
+  };
+}
+
+async function handle(
+  ctx: ProxyContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  conn: ConnInfo,
+): Promise<void> {
+  // Ended only after the audit event is written (SPEC §8, §10).
+  const endBusy = ctx.tracker.begin(conn.socket);
+  try {
+    await forwardOne(ctx, req, res, conn);
+  } finally {
+    endBusy();
+  }
+}
+
+async function forwardOne(
+  ctx: ProxyContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  conn: ConnInfo,
+): Promise<void> {
+  const start = process.hrtime.bigint();
+  if (ctx.tracker.draining) res.shouldKeepAlive = false;
+  conn.requests++;
+  const split = splitAbsolute(req.url ?? '');
+  const target = split?.target;
+  const pathOnly = split ? (split.path.split('?', 1)[0] ?? '/') : '';
+  const base = {
+    request_id: `${conn.id}.${conn.requests}`,
+    method: req.method ?? '',
+    path: pathOnly,
+    service: null,
+    auth_type: null,
+    secret_ref: null,
+  };
+  const deny = (code: ProxyErrorCode) => {
+    const status = sendError(res, code);
+    ctx.audit.write(
+      requestEvent(conn, target, {
+        ...base,
+        decision: 'deny',
+        reason: code,
+        status,
+        bytes_in: 0,
+        bytes_out: 0,
+        duration_ms: durationMs(start),
+        via_upstream_proxy: false,
+      }),
+    );
+  };
+
+  if (!authenticate(req.headers['proxy-authorization'], ctx.workloadToken))
+    return deny('proxy_auth_required');
+  if (!split || !target) return deny('bad_request');
+  if (namesOf(ctx.source.services()).has(target.host)) return deny('https_required');
+  if (!ctx.passthrough.has(target.key)) return deny('host_not_allowed');
+
+  const rawHeaders = stripHeaders(req.rawHeaders);
+  if (req.headers.host === undefined)
+    rawHeaders.push(
+      'Host',
+      target.kind === 'ipv6' ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`,
+    );
+  const outcome = await forward({
+    pool: ctx.pool,
+    req,
+    res,
+    target,
+    scheme: 'http',
+    path: split.path,
+    rawHeaders,
+    responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
+  });
+  ctx.audit.write(
+    requestEvent(conn, target, {
+      ...base,
+      decision: 'forward',
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      status: outcome.status,
+      bytes_in: outcome.bytesIn,
+      bytes_out: outcome.bytesOut,
+      duration_ms: durationMs(start),
+      via_upstream_proxy: outcome.viaUpstreamProxy,
+    }),
+  );
+}

@@ -1,0 +1,176 @@
+/**
+ * `startProxy()` (SPEC §11): wires the listener, CA, credential source, upstream pool and audit sink into one
+ * running proxy. Everything is an argument — nothing global — so several proxies can share a process, and the CLI's
+ * `serve` is a thin shell over this.
+ */
+import type { LookupFunction } from 'node:net';
+import type { CredentialSource } from './agent/source.js';
+import type { AuditEvent } from './audit/events.js';
+import { type AuditSink, fromFunction, nullSink } from './audit/sink.js';
+import type { Limits, ListenAddress } from './config/types.js';
+import { DEFAULT_LIMITS } from './config/types.js';
+import { handleConnection } from './connect/front-door.js';
+import { listen } from './connect/listener.js';
+import type { ProxyContext } from './context.js';
+import { createForwardServer } from './http/forward-plain.js';
+import { createInnerServer } from './http/inner-server.js';
+import { createConnTracker } from './lifecycle/conn-tracker.js';
+import { type Logger, silentLogger } from './log/logger.js';
+import { parseHostPort } from './net/host-port.js';
+import { parseNoProxy } from './net/no-proxy.js';
+import { prepareToken } from './pipeline/authenticate.js';
+import { createInterceptHandler } from './pipeline/run.js';
+import { type CaMaterial, loadOrCreateCa } from './tls/ca-store.js';
+import { createLeafCache } from './tls/leaf-cache.js';
+import { createUpstreamPool } from './upstream/pool.js';
+import { parseProxyUrl } from './upstream/proxy-url.js';
+
+export interface StartProxyOptions {
+  /** `host:port` or `{host, port}`; default `127.0.0.1:0` (an OS-chosen port). */
+  readonly listen?: string | ListenAddress;
+  /** The CA to mint leaves from: loaded material, or a directory (created on first use, SPEC §4). */
+  readonly ca: CaMaterial | { readonly dir: string };
+  /** Services and secrets: the agent client or `createStaticSource()`. */
+  readonly source: CredentialSource;
+  /** The workload token (`Proxy-Authorization: Basic` password). `null` waives workload auth — only for loopback use. */
+  readonly workloadToken: string | null;
+  /** Host entries tunnelled blind (SPEC §3 syntax). */
+  readonly passthroughHosts?: readonly string[];
+  /** Chaining (SPEC §7). `url` is used for both schemes unless `https`/`http` are given. */
+  readonly upstreamProxy?: {
+    readonly url?: string;
+    readonly https?: string;
+    readonly http?: string;
+    readonly noProxy?: string;
+  };
+  /** Extra PEM roots added to the defaults for upstream verification (never a way to turn verification off). */
+  readonly upstreamCa?: string | readonly string[];
+  /** An audit sink, or a function receiving each event. Default: events are dropped. */
+  readonly audit?: AuditSink | ((event: AuditEvent) => void);
+  readonly limits?: Partial<Limits>;
+  readonly logger?: Logger;
+  /** DNS lookup used for upstream connections (tests point names at 127.0.0.1). */
+  readonly lookup?: LookupFunction;
+}
+
+export interface RunningProxy {
+  readonly address: string;
+  readonly port: number;
+  /** `http://address:port` — what a workload puts in `HTTPS_PROXY`. */
+  readonly url: string;
+  /** The CA certificate workloads must trust (PEM). */
+  readonly caCertPem: string;
+  /** Swap in a new CA (SIGHUP) and flush the leaf cache; loads from the directory when none is given. */
+  reloadCa(ca?: CaMaterial): Promise<void>;
+  /** Stop accepting, let in-flight work finish for up to `timeoutMs`, close the rest, flush the audit sink. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Close everything now and flush the audit sink. */
+  close(): Promise<void>;
+}
+
+function parseListen(listen: StartProxyOptions['listen']): ListenAddress {
+  if (listen === undefined) return { host: '127.0.0.1', port: 0 };
+  if (typeof listen !== 'string') return listen;
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]+):(\d+)$/.exec(listen);
+  if (!m) throw new TypeError(`listen must be host:port or [v6]:port, got "${listen}"`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+function toSink(audit: StartProxyOptions['audit']): AuditSink {
+  if (audit === undefined) return nullSink;
+  return typeof audit === 'function' ? fromFunction(audit) : audit;
+}
+
+function isMaterial(ca: StartProxyOptions['ca']): ca is CaMaterial {
+  return 'certPem' in ca;
+}
+
+/** Start a proxy. Resolves once it is listening. */
+export async function startProxy(options: StartProxyOptions): Promise<RunningProxy> {
+  const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+  const caDir = isMaterial(options.ca) ? undefined : options.ca.dir;
+  let ca = isMaterial(options.ca) ? options.ca : await loadOrCreateCa(options.ca.dir);
+  const passthrough = new Set<string>();
+  for (const entry of options.passthroughHosts ?? []) {
+    const hp = parseHostPort(entry);
+    if (!hp.ok) throw new TypeError(`passthrough host "${entry}": ${hp.reason}`);
+    passthrough.add(hp.value.key);
+  }
+  const up = options.upstreamProxy;
+  const httpsProxy = up?.https ?? up?.url;
+  const httpProxy = up?.http ?? up?.url;
+  const noProxy = parseNoProxy(up?.noProxy ?? '');
+  const extraCa =
+    options.upstreamCa === undefined
+      ? []
+      : typeof options.upstreamCa === 'string'
+        ? [options.upstreamCa]
+        : [...options.upstreamCa];
+  const pool = createUpstreamPool({
+    extraCa,
+    connectTimeoutMs: limits.upstreamConnectTimeoutMs,
+    keepAliveIdleMs: Math.min(limits.idleTimeoutMs, 30_000),
+    proxy:
+      httpsProxy || httpProxy
+        ? {
+            ...(httpsProxy ? { https: parseProxyUrl(httpsProxy) } : {}),
+            ...(httpProxy ? { http: parseProxyUrl(httpProxy) } : {}),
+            bypass: (host: string, port: number) => noProxy.matches(host, port),
+          }
+        : undefined,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  const leafCache = createLeafCache({ ca, size: limits.leafCacheSize });
+  let connSeq = 0;
+  const ctx: ProxyContext = {
+    limits,
+    source: options.source,
+    audit: toSink(options.audit),
+    logger: options.logger ?? silentLogger(),
+    pool,
+    leafCache,
+    passthrough,
+    workloadToken: options.workloadToken === null ? null : prepareToken(options.workloadToken),
+    tracker: createConnTracker(),
+    nextConnId: () => `c${++connSeq}`,
+  };
+  const inner = createInnerServer(ctx, createInterceptHandler(ctx));
+  const forwardServer = createForwardServer(ctx);
+  const deps = { ctx, inner, forward: forwardServer };
+  const listener = await listen(ctx, parseListen(options.listen), (socket) => {
+    void handleConnection(deps, socket);
+  });
+
+  let closed: Promise<void> | undefined;
+  const shutdown = (timeoutMs: number): Promise<void> => {
+    closed ??= (async () => {
+      listener.server.close();
+      await ctx.tracker.drain(timeoutMs);
+      inner.close();
+      forwardServer.close();
+      pool.close();
+      await ctx.audit.flush();
+    })();
+    return closed;
+  };
+  const host = listener.address.includes(':') ? `[${listener.address}]` : listener.address;
+  return {
+    address: listener.address,
+    port: listener.port,
+    url: `http://${host}:${listener.port}`,
+    get caCertPem() {
+      return ca.certPem;
+    },
+    async reloadCa(next) {
+      if (next === undefined && caDir === undefined) throw new Error('no CA directory to reload from');
+      ca = next ?? (await loadOrCreateCa(caDir!));
+      leafCache.setCa(ca);
+    },
+    drain: shutdown,
+    close: () => {
+      // Also ends a drain in progress at once (a second signal, SPEC §8).
+      ctx.tracker.destroyAll();
+      return shutdown(0);
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Interception (SPEC §6): answer `200`, peek the ClientHello without consuming it, check SNI against the CONNECT
+ * host, then terminate TLS with the host's leaf and hand the decrypted stream to the inner HTTP server.
+ * Refusals here cannot carry a response: the connection is closed and a `deny` event written.
+ */
+
+import type { SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
+import { denyEvent } from '../audit/emit.js';
+import { CONNECT_ESTABLISHED } from '../connect/respond.js';
+import type { ConnInfo, ProxyContext } from '../context.js';
+import type { ConnectionRefusalCode } from '../errors.js';
+import type { InnerServer } from '../http/inner-server.js';
+import { normalizeHost } from '../net/host-port.js';
+import { peekClientHello } from './peek-client-hello.js';
+
+/** Only HTTP/1.1 inside for now (SPEC §12 leaves HTTP/2 for later). */
+const ALPN = ['http/1.1'];
+
+function drop(ctx: ProxyContext, conn: ConnInfo, reason: ConnectionRefusalCode | 'bad_request'): void {
+  conn.socket.destroy();
+  ctx.audit.write(denyEvent(conn, reason));
+}
+
+export async function intercept(
+  ctx: ProxyContext,
+  conn: ConnInfo,
+  initial: Buffer,
+  inner: InnerServer,
+): Promise<void> {
+  const { socket } = conn;
+  const target = conn.target!;
+  // SPEC §6: the handshake deadline runs from the 200, the wait for the ClientHello included.
+  const deadline = Date.now() + ctx.limits.handshakeTimeoutMs;
+  socket.write(CONNECT_ESTABLISHED);
+
+  const hello = await peekClientHello(socket, { initial, deadline });
+  switch (hello.status) {
+    case 'ok':
+      break;
+    case 'not_tls':
+      return drop(ctx, conn, 'not_tls');
+    case 'invalid':
+      // Starts like TLS but is not a well-formed ClientHello: refused as malformed input.
+      return drop(ctx, conn, 'bad_request');
+    case 'timeout':
+      return drop(ctx, conn, 'handshake_timeout');
+    default:
+      socket.destroy();
+      return;
+  }
+  if (hello.sni !== undefined && normalizeHost(hello.sni)?.host !== target.host) {
+    return drop(ctx, conn, 'sni_mismatch');
+  }
+
+  let secureContext: SecureContext;
+  try {
+    const pending = ctx.leafCache.get(target.host, target.kind);
+    secureContext = pending instanceof Promise ? await pending : pending;
+  } catch (err) {
+    ctx.logger.error({ conn_id: conn.id, host: target.host, err: String(err) }, 'leaf mint failed');
+    socket.destroy();
+    return;
+  }
+  if (socket.destroyed) return;
+
+  const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ALPN });
+  ctx.tracker.layer(socket, tls);
+  const remaining = Math.max(0, deadline - Date.now());
+  const timer = setTimeout(() => {
+    tls.destroy();
+    drop(ctx, conn, 'handshake_timeout');
+  }, remaining);
+  tls.once('secure', () => {
+    clearTimeout(timer);
+    inner.accept(tls, conn);
+  });
+  tls.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(timer);
+    // Typically a client that does not trust our CA: it aborts the handshake. Operational log only.
+    ctx.logger.debug({ conn_id: conn.id, code: err.code, message: err.message }, 'client TLS error');
+    tls.destroy();
+  });
+  tls.once('close', () => clearTimeout(timer));
+}

@@ -1,0 +1,124 @@
+/**
+ * Carry one request upstream and its response back (SPEC §6 Upstream): bodies streamed both ways with
+ * back-pressure, 504 when no response head arrives in time, and a response cut short — never passed off as
+ * complete — when the upstream fails after the head was sent.
+ */
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AuditReason } from '../errors.js';
+import { ProxyError } from '../errors.js';
+import { sendError } from '../http/send-error.js';
+import type { HostPort } from '../net/host-port.js';
+import { stripHeaders } from '../pipeline/strip.js';
+import { classifyUpstreamError } from './error-codes.js';
+import type { UpstreamPool } from './pool.js';
+
+export interface ForwardArgs {
+  readonly pool: UpstreamPool;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly target: HostPort;
+  readonly scheme: 'https' | 'http';
+  /** Origin-form request target to send (path and query), already injected. */
+  readonly path: string;
+  /** Flat raw header list to send, already stripped and injected. */
+  readonly rawHeaders: readonly string[];
+  readonly responseTimeoutMs: number;
+}
+
+export interface ForwardOutcome {
+  /** The status that reached the client, or null when none did. */
+  readonly status: number | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly viaUpstreamProxy: boolean;
+  readonly reason?: AuditReason;
+}
+
+export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
+  const { req, res, target } = args;
+  const { agent, viaUpstreamProxy } = args.pool.agentFor(target, args.scheme);
+  const headers = [...args.rawHeaders];
+  // The client's Transfer-Encoding was hop-by-hop and is stripped; re-frame a chunked body explicitly so a body
+  // on any method (even GET) keeps its framing.
+  if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+
+  return new Promise<ForwardOutcome>((resolve) => {
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let status: number | null = null;
+    let reason: AuditReason | undefined;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ status, bytesIn, bytesOut, viaUpstreamProxy, ...(reason ? { reason } : {}) });
+    };
+
+    const up = request({
+      agent,
+      host: target.host,
+      port: target.port,
+      method: req.method,
+      path: args.path,
+      headers,
+      setHost: false,
+    });
+
+    const timer = setTimeout(() => {
+      reason = 'upstream_timeout';
+      status = sendError(res, 'upstream_timeout');
+      up.destroy();
+      settle();
+    }, args.responseTimeoutMs);
+
+    up.on('error', (err) => {
+      if (settled) return;
+      if (!res.headersSent) {
+        const code = err instanceof ProxyError ? err.code : classifyUpstreamError(err);
+        reason ??= code;
+        status = sendError(res, code);
+        // A request whose body is still arriving cannot be answered cleanly on a kept-alive connection.
+        if (!req.complete) res.once('finish', () => req.socket.destroy());
+      } else {
+        reason ??= 'upstream_error';
+        res.destroy();
+      }
+      settle();
+    });
+
+    up.on('response', (ures: IncomingMessage) => {
+      clearTimeout(timer);
+      status = ures.statusCode ?? 502;
+      res.writeHead(status, ures.statusMessage, stripHeaders(ures.rawHeaders));
+      ures.on('data', (chunk: Buffer) => {
+        bytesOut += chunk.length;
+      });
+      ures.on('error', () => {
+        // Upstream reset mid-body: cut the client's response short (no last chunk), never complete it.
+        reason ??= 'upstream_error';
+        res.destroy();
+      });
+      ures.on('aborted', () => {
+        reason ??= 'upstream_error';
+        res.destroy();
+      });
+      ures.pipe(res);
+    });
+
+    req.on('data', (chunk: Buffer) => {
+      bytesIn += chunk.length;
+    });
+    req.pipe(up);
+
+    res.once('finish', settle);
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        // The client went away before the response was complete: abort the upstream request too.
+        reason ??= 'client_aborted';
+        up.destroy();
+      }
+      settle();
+    });
+  });
+}
