@@ -48,9 +48,10 @@ export function parsePort(text: string): number | undefined {
 export function normalizeHost(raw: string): { host: string; kind: HostKind } | undefined {
   if (raw.length === 0 || raw.length > 255) return undefined;
   if (raw.includes(':')) {
-    // Zone ids (`fe80::1%eth0`) are not meaningful across hosts; refuse them.
-    if (isIP(raw) !== 6) return undefined;
-    return { host: canonicalIpv6(raw), kind: 'ipv6' };
+    // Zone ids (`fe80::1%eth0`) name an interface of this host only; they mean nothing as a target. Refused.
+    if (raw.includes('%') || isIP(raw) !== 6) return undefined;
+    const host = canonicalIpv6(raw);
+    return host === undefined ? undefined : { host, kind: 'ipv6' };
   }
   let name = raw.endsWith('.') ? raw.slice(0, -1) : raw;
   if (name.length === 0) return undefined;
@@ -70,8 +71,12 @@ export function normalizeHost(raw: string): { host: string; kind: HostKind } | u
 }
 
 /** Canonical text of an IPv6 address (RFC 5952 lower-case, compressed), via the WHATWG URL parser. */
-function canonicalIpv6(addr: string): string {
-  return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+export function canonicalIpv6(addr: string): string | undefined {
+  try {
+    return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,0 +1,225 @@
+/**
+ * The config file's wire schema (SPEC §3): snake_case JSON, every default, unknown keys rejected at every level.
+ * Host entries, the listen address and URLs are parsed here, once, so nothing downstream re-validates.
+ * Messages never quote the value they reject; `summarize.ts` decides what may be quoted (never a URL).
+ */
+import * as v from 'valibot';
+import { type HostPort, normalizeHost, parseHostPort } from '../net/host-port.js';
+import { isLoopbackHost } from '../net/loopback.js';
+import { parseNoProxy } from '../net/no-proxy.js';
+import { DEFAULT_AGENT, DEFAULT_LIMITS, type ListenAddress } from './types.js';
+
+type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+const LISTEN_PORT_RE = /^(?:0|[1-9][0-9]{0,4})$/;
+const LISTEN_SHAPE = 'expected "host:port" or "[v6]:port"';
+
+/** Parse `listen`: `host:port` or `[v6]:port`, port 0–65535 (0 = any free port, SPEC §1). */
+export function parseListen(text: string): Parsed<ListenAddress> {
+  let host: string;
+  let port: string;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']:');
+    if (close < 0) return { ok: false, reason: LISTEN_SHAPE };
+    host = text.slice(1, close);
+    port = text.slice(close + 2);
+    if (!host.includes(':')) return { ok: false, reason: 'brackets are only for IPv6 literals' };
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) return { ok: false, reason: LISTEN_SHAPE };
+    if (text.indexOf(':') !== colon) return { ok: false, reason: `${LISTEN_SHAPE} (IPv6 needs brackets)` };
+    host = text.slice(0, colon);
+    port = text.slice(colon + 1);
+  }
+  if (!LISTEN_PORT_RE.test(port) || Number(port) > 65535) {
+    return { ok: false, reason: `invalid port "${port}" (expected 0-65535)` };
+  }
+  const norm = safeNormalizeHost(host);
+  if (!norm) return { ok: false, reason: `invalid host "${host}"` };
+  return { ok: true, value: Object.freeze({ host: norm.host, port: Number(port) }) };
+}
+
+// normalizeHost/parseHostPort throw on a bracketed IPv6 zone id (`[fe80::1%eth0]`); a config typo must give
+// exit 2 with a path, not an uncaught TypeError.
+function safeNormalizeHost(host: string): ReturnType<typeof normalizeHost> {
+  try {
+    return normalizeHost(host);
+  } catch {
+    return undefined;
+  }
+}
+
+function safeParseHostPort(text: string): Parsed<HostPort> {
+  try {
+    const r = parseHostPort(text, 443);
+    return r.ok ? r : { ok: false, reason: r.reason };
+  } catch {
+    return { ok: false, reason: `invalid host "${text}"` };
+  }
+}
+
+/**
+ * Why `text` is not an acceptable agent URL, or undefined when it is (SPEC §3): `http://` on a loopback host,
+ * no credentials, query or fragment. Plain http only because the bearer token must stay on the machine.
+ * Never quotes the URL.
+ */
+export function agentUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'expected an http:// URL';
+  }
+  if (url.protocol !== 'http:') return 'expected an http:// URL';
+  if (url.username !== '' || url.password !== '') return 'must not contain credentials';
+  if (url.search !== '' || url.hash !== '') return 'must not have a query or fragment';
+  if (!isLoopbackHost(url.hostname)) return 'must be a loopback address (127.0.0.0/8, ::1 or localhost)';
+  return undefined;
+}
+
+/** The agent base URL without trailing slashes, so clients can append `/v1/...`. */
+export function normalizeAgentUrl(text: string): string {
+  return text.replace(/\/+$/, '');
+}
+
+/**
+ * Why `text` is not an acceptable upstream proxy URL, or undefined (SPEC §7): `http://` or `https://`, a host,
+ * no path/query/fragment, userinfo (if any) valid percent-encoding. Never quotes the URL: it may hold a password.
+ */
+export function proxyUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'expected an http:// or https:// URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'expected an http:// or https:// URL';
+  if (url.hostname === '') return 'expected a host in the URL';
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '')
+    return 'must not have a path, query or fragment';
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return 'credentials are not valid percent-encoding';
+  }
+  return undefined;
+}
+
+/** A non-negative safe integer check that never coerces (JSON `"5"` is an error, not 5). */
+function intAtLeast(min: number, message: string) {
+  return v.custom<number>((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= min, message);
+}
+
+const positiveInt = intAtLeast(1, 'expected a positive integer');
+const nonNegativeInt = intAtLeast(0, 'expected a non-negative integer');
+const nonEmptyString = v.pipe(v.string('expected a string'), v.minLength(1, 'expected a non-empty string'));
+
+/** One message function for every strict object: wrong type, missing key, unknown key. */
+function objectMessage(issue: v.StrictObjectIssue): string {
+  if (issue.expected === 'never') return 'unknown key';
+  if (issue.expected?.startsWith('"')) return 'required';
+  return 'expected an object';
+}
+
+/** A string parsed by `parse`; its failure reason becomes the issue on this path. */
+function parsed<T>(parse: (text: string) => Parsed<T>) {
+  return v.pipe(
+    v.string('expected a string'),
+    v.rawTransform<string, T>(({ dataset, addIssue, NEVER }) => {
+      const r = parse(dataset.value);
+      if (r.ok) return r.value;
+      addIssue({ message: r.reason });
+      return NEVER;
+    }),
+  );
+}
+
+/** Turn a `problem` check into a parser that maps accepted text with `map`. */
+function checkedBy<T>(problem: (text: string) => string | undefined, map: (text: string) => T) {
+  return (text: string): Parsed<T> => {
+    const reason = problem(text);
+    return reason === undefined ? { ok: true, value: map(text) } : { ok: false, reason };
+  };
+}
+
+const noProxyList = v.pipe(
+  v.string('expected a string'),
+  v.rawCheck<string>(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const bad of parseNoProxy(dataset.value).invalid) addIssue({ message: `invalid entry "${bad}"` });
+  }),
+);
+
+const agentSchema = v.strictObject(
+  {
+    url: v.optional(parsed(checkedBy(agentUrlProblem, normalizeAgentUrl))),
+    ready_timeout_ms: v.optional(positiveInt, DEFAULT_AGENT.readyTimeoutMs),
+    services_refresh_ms: v.optional(positiveInt, DEFAULT_AGENT.servicesRefreshMs),
+    // 0 = no cache: every request fetches (SPEC §5).
+    secret_ttl_ms: v.optional(nonNegativeInt, DEFAULT_AGENT.secretTtlMs),
+  },
+  objectMessage,
+);
+
+const auditSchema = v.variant(
+  'sink',
+  [
+    v.strictObject({ sink: v.literal('stdout') }, objectMessage),
+    v.strictObject(
+      {
+        sink: v.literal('file'),
+        path: nonEmptyString,
+        max_bytes: v.optional(positiveInt, 10_485_760),
+        max_files: v.optional(positiveInt, 5),
+      },
+      objectMessage,
+    ),
+  ],
+  (issue) => (issue.path?.length ? 'expected "stdout" or "file"' : 'expected an object'),
+);
+
+const limitsSchema = v.strictObject(
+  {
+    max_connections: v.optional(positiveInt, DEFAULT_LIMITS.maxConnections),
+    max_header_bytes: v.optional(positiveInt, DEFAULT_LIMITS.maxHeaderBytes),
+    header_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.headerTimeoutMs),
+    handshake_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.handshakeTimeoutMs),
+    idle_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.idleTimeoutMs),
+    upstream_connect_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.upstreamConnectTimeoutMs),
+    upstream_response_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.upstreamResponseTimeoutMs),
+    leaf_cache_size: v.optional(positiveInt, DEFAULT_LIMITS.leafCacheSize),
+  },
+  objectMessage,
+);
+
+/** SPEC §3, exactly. Only `listen` is required. */
+export const ConfigSchema = v.strictObject(
+  {
+    listen: parsed(parseListen),
+    ca_dir: v.optional(nonEmptyString),
+    agent: v.optional(agentSchema, {}),
+    passthrough_hosts: v.optional(v.array(parsed(safeParseHostPort), 'expected an array of hosts'), []),
+    audit: v.optional(auditSchema, { sink: 'stdout' }),
+    upstream_proxy: v.optional(
+      v.strictObject(
+        { url: parsed(checkedBy(proxyUrlProblem, (s) => s)), no_proxy: v.optional(noProxyList, '') },
+        objectMessage,
+      ),
+    ),
+    upstream_ca_file: v.optional(nonEmptyString),
+    drain_timeout_ms: v.optional(positiveInt),
+    limits: v.optional(limitsSchema, {}),
+    log_level: v.optional(
+      v.picklist(
+        ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+        'expected one of trace, debug, info, warn, error, fatal, silent',
+      ),
+      'info',
+    ),
+  },
+  objectMessage,
+);
+
+/** The parsed file, still snake_case; `load.ts` maps it to the frozen camelCase `ProxyConfig`. */
+export type WireConfig = v.InferOutput<typeof ConfigSchema>;
