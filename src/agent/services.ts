@@ -1,0 +1,193 @@
+/**
+ * The services document (SPEC §5): its valibot wire schema, and the frozen {@link ServiceIndex} built from it once
+ * per revision so the hot path never re-validates (STYLE habit 4). A document with any bad field is rejected as a
+ * whole: a half-applied service set could route a credential by a rule nobody wrote.
+ */
+import * as v from 'valibot';
+import { type HostPort, parseHostPort } from '../net/host-port.js';
+import type { Service, ServiceAuth, ServiceIndex } from './source.js';
+
+// RFC 9110 §5.6.2 token characters: what a header name may hold.
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A path prefix is compared with request paths (no query, no fragment), so those characters could never match.
+const PATH_PREFIX_RE = /^\/[^?#\s\x00-\x1f\x7f]*$/;
+// RFC 9110 §5.5 field-value characters (HTAB, SP, VCHAR, obs-text): the prefix is written verbatim into a header.
+const FIELD_VALUE_RE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const CONTROL_RE = /[\x00-\x1f\x7f]/;
+
+/**
+ * Headers a credential may not be written into: framing and routing headers (a value there could smuggle or
+ * misroute the request) and the ones the proxy itself strips (SPEC §6), which would silently drop the credential.
+ */
+const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  'x-clef-service',
+]);
+
+const Secret = v.pipe(v.string(), v.minLength(1, 'secret must be a non-empty key'));
+
+const Name = v.pipe(
+  v.string(),
+  v.minLength(1, 'name must not be empty'),
+  // The name travels in `X-Clef-Service`, whose value Node trims and which cannot hold control characters.
+  v.check(
+    (s) => s.trim() === s && !CONTROL_RE.test(s),
+    'name must not hold control characters or edge spaces',
+  ),
+);
+
+const HostEntry = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const parsed = parseHostPort(dataset.value, 443);
+    if (parsed.ok) return parsed.value;
+    addIssue({ message: `invalid host entry: ${parsed.reason}` });
+    return NEVER;
+  }),
+);
+
+const PathPrefix = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(PATH_PREFIX_RE, 'path_prefix must start with "/" and hold no query, fragment or spaces'),
+    // `/v1/` and `/v1` mean the same segment-boundary match (SPEC §5); keep one spelling.
+    v.transform((p) => p.replace(/\/+$/, '') || '/'),
+  ),
+  '/',
+);
+
+const Auth = v.variant('type', [
+  v.strictObject({ type: v.literal('bearer'), secret: Secret }),
+  v.strictObject({
+    type: v.literal('api_key_header'),
+    header: v.pipe(
+      v.string(),
+      v.regex(TOKEN_RE, 'header must be a valid HTTP header name'),
+      v.check((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), 'header cannot carry a credential'),
+    ),
+    secret: Secret,
+    prefix: v.optional(v.pipe(v.string(), v.regex(FIELD_VALUE_RE, 'prefix holds a control character')), ''),
+  }),
+  v.strictObject({
+    type: v.literal('api_key_query'),
+    param: v.pipe(v.string(), v.minLength(1, 'param must not be empty')),
+    secret: Secret,
+  }),
+]);
+
+/** One service as the agent sends it (SPEC §5). Strict: an unknown field may be a rule we would ignore. */
+export const ServiceSchema = v.strictObject({
+  name: Name,
+  hosts: v.pipe(v.array(HostEntry), v.minLength(1, 'hosts must name at least one host')),
+  path_prefix: PathPrefix,
+  auth: Auth,
+});
+
+/** The `/v1/services` body. Extra top-level metadata is ignored; the services themselves are strict. */
+export const ServicesDocSchema = v.object({
+  revision: v.pipe(v.string(), v.minLength(1, 'revision must not be empty')),
+  services: v.array(ServiceSchema),
+});
+
+/** A service in wire format, as a static source or the fixture agent takes it. */
+export type ServiceInput = v.InferInput<typeof ServiceSchema>;
+
+/** The outcome of validating a services document or list. */
+export type ServicesParseResult =
+  | { readonly ok: true; readonly index: ServiceIndex }
+  | { readonly ok: false; readonly issues: string[] };
+
+type WireService = v.InferOutput<typeof ServiceSchema>;
+
+function formatIssues(issues: readonly v.BaseIssue<unknown>[], base: string): string[] {
+  return issues.map((issue) => {
+    const path = v.getDotPath(issue);
+    const full = path === null ? base : base === '' ? path : `${base}.${path}`;
+    return `${full === '' ? '(root)' : full}: ${issue.message}`;
+  });
+}
+
+function toService(wire: WireService): Service {
+  const auth: ServiceAuth =
+    wire.auth.type === 'api_key_header'
+      ? {
+          type: 'api_key_header',
+          header: wire.auth.header,
+          secret: wire.auth.secret,
+          prefix: wire.auth.prefix,
+        }
+      : wire.auth;
+  // One host written twice in a service must not make that service a candidate twice (SPEC §6 matching).
+  const hosts = new Map<string, HostPort>();
+  for (const h of wire.hosts) if (!hosts.has(h.key)) hosts.set(h.key, h);
+  return Object.freeze({
+    name: wire.name,
+    hosts: Object.freeze([...hosts.values()]),
+    pathPrefix: wire.path_prefix,
+    auth: Object.freeze({ ...auth }),
+  });
+}
+
+/** Names must be unique (compared case-insensitively, as `X-Clef-Service` picks one by name). */
+function duplicateNames(services: readonly WireService[], base: string): string[] {
+  const seen = new Map<string, number>();
+  const issues: string[] = [];
+  services.forEach((s, i) => {
+    const lower = s.name.toLowerCase();
+    const first = seen.get(lower);
+    if (first === undefined) seen.set(lower, i);
+    else issues.push(`${base}${i}.name: duplicate service name "${s.name}" (also at index ${first})`);
+  });
+  return issues;
+}
+
+/**
+ * Build the immutable lookup for one revision: `byHost` maps each {@link HostPort.key} to the services naming it,
+ * in definition order.
+ */
+export function buildServiceIndex(revision: string, services: readonly Service[]): ServiceIndex {
+  const byHost = new Map<string, Service[]>();
+  for (const service of services) {
+    for (const host of service.hosts) {
+      const list = byHost.get(host.key);
+      if (list) list.push(service);
+      else byHost.set(host.key, [service]);
+    }
+  }
+  for (const list of byHost.values()) Object.freeze(list);
+  return Object.freeze({ revision, services: Object.freeze([...services]), byHost });
+}
+
+/** Validate a bare list of wire-format services (the static source's input) under a given revision. */
+export function parseServiceList(raw: unknown, revision: string): ServicesParseResult {
+  const result = v.safeParse(v.array(ServiceSchema), raw);
+  if (!result.success) return { ok: false, issues: formatIssues(result.issues, 'services') };
+  const dups = duplicateNames(result.output, 'services.');
+  if (dups.length > 0) return { ok: false, issues: dups };
+  return { ok: true, index: buildServiceIndex(revision, result.output.map(toService)) };
+}
+
+/**
+ * Validate a whole `/v1/services` document. Every issue is reported with its dot path (e.g.
+ * `services.2.auth.header: …`); any issue rejects the document.
+ */
+export function parseServicesDoc(raw: unknown): ServicesParseResult {
+  const result = v.safeParse(ServicesDocSchema, raw);
+  if (!result.success) return { ok: false, issues: formatIssues(result.issues, '') };
+  const dups = duplicateNames(result.output.services, 'services.');
+  if (dups.length > 0) return { ok: false, issues: dups };
+  return {
+    ok: true,
+    index: buildServiceIndex(result.output.revision, result.output.services.map(toService)),
+  };
+}
