@@ -1,0 +1,164 @@
+/**
+ * The upstream keep-alive pool (SPEC §6 Upstream, §7): one `http.Agent` per route — (scheme, host, port) and
+ * either "direct" or the chain proxy's identity — whose `createConnection` dials a verified TLS socket (directly,
+ * or inside a CONNECT tunnel) or a plain TCP one for `http://`. Every client connection to the same target shares
+ * the agent, so a second request reuses a warm upstream socket instead of paying another handshake.
+ *
+ * The sockets handed to the agent are already TLS, so callers use `http.request({ agent, … })`, not
+ * `https.request`. A failed dial reaches the request's `'error'` as the {@link ProxyError} from the dialer.
+ */
+import { Agent, type AgentOptions, type ClientRequestArgs } from 'node:http';
+import type { LookupFunction } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HostPort } from '../net/host-port.js';
+import { connectViaProxy } from './connect-via-proxy.js';
+import {
+  createSessionCache,
+  createUpstreamTrust,
+  dialTls,
+  type TlsSessionCache,
+  type UpstreamTrust,
+} from './dial.js';
+import type { ParsedProxyUrl } from './proxy-url.js';
+import { dialRaw, type RawConnection } from './tunnel-dial.js';
+
+/** `https`: TLS to the upstream (interception, via HTTPS_PROXY); `http`: plaintext forwarding (via HTTP_PROXY). */
+export type UpstreamScheme = 'https' | 'http';
+
+/** Chaining settings (SPEC §7), parsed once at the edge. */
+export interface UpstreamProxyRouting {
+  readonly https?: ParsedProxyUrl;
+  readonly http?: ParsedProxyUrl;
+  /** NO_PROXY: true ⇒ go direct. */
+  readonly bypass: (host: string, port: number) => boolean;
+}
+
+export interface UpstreamPoolOptions {
+  /** PEM roots added to the defaults (`upstream_ca_file`). */
+  readonly extraCa: readonly string[];
+  readonly connectTimeoutMs: number;
+  /** Idle keep-alive sockets are closed after this long (default 30 s). */
+  readonly keepAliveIdleMs?: number;
+  readonly proxy: UpstreamProxyRouting | undefined;
+  /** DNS override (tests). */
+  readonly lookup?: LookupFunction;
+  /** Cap on concurrent sockets per route (default: unlimited, as Node's Agent). */
+  readonly maxSocketsPerRoute?: number;
+}
+
+/** The route a target takes: `key` names its agent; `viaUpstreamProxy` goes into the audit event. */
+export interface UpstreamRoute {
+  readonly key: string;
+  readonly viaUpstreamProxy: boolean;
+}
+
+export interface UpstreamPool {
+  route(target: HostPort, scheme: UpstreamScheme): UpstreamRoute;
+  /** The keep-alive agent for the target's route; use with `http.request({ agent, host, port, setHost: false })`. */
+  agentFor(target: HostPort, scheme: UpstreamScheme): { agent: Agent; viaUpstreamProxy: boolean };
+  /** A one-off raw connection (passthrough tunnels use scheme `https`, the default). */
+  dialRaw(target: HostPort, scheme?: UpstreamScheme): Promise<RawConnection>;
+  /** Destroy every agent and the sockets it holds. */
+  close(): void;
+}
+
+export const DEFAULT_KEEP_ALIVE_IDLE_MS = 30_000;
+
+type Connect = () => Promise<Duplex>;
+
+/** An Agent whose sockets come from our dialers (callback form of `createConnection`, as agent-base does). */
+class RouteAgent extends Agent {
+  readonly #connect: Connect;
+  constructor(connect: Connect, options: AgentOptions) {
+    super(options);
+    this.#connect = connect;
+  }
+  override createConnection(
+    _options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    // The agent's `options.host/port` are the caller's; the route's target is fixed by construction.
+    this.#connect().then(
+      (socket) => callback?.(null, socket),
+      // Node's Agent hands `err` to `req.onSocket(undefined, err)`, which emits it as the request's 'error'.
+      (err: Error) => callback?.(err, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+}
+
+interface RouteEntry {
+  readonly route: UpstreamRoute;
+  readonly proxy: ParsedProxyUrl | undefined;
+  agent: RouteAgent | undefined;
+}
+
+/** Build the pool. The trust store and TLS session cache are made once here and shared by every route. */
+export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
+  const trust: UpstreamTrust = createUpstreamTrust(opts.extraCa);
+  const sessions: TlsSessionCache = createSessionCache();
+  const lookup = opts.lookup ? { lookup: opts.lookup } : {};
+  const agentOptions: AgentOptions = {
+    keepAlive: true,
+    // LIFO keeps the warmest socket in use and lets the idle tail time out (fewer stale-socket resets).
+    scheduling: 'lifo',
+    timeout: opts.keepAliveIdleMs ?? DEFAULT_KEEP_ALIVE_IDLE_MS,
+    ...(opts.maxSocketsPerRoute === undefined ? {} : { maxSockets: opts.maxSocketsPerRoute }),
+  };
+  // Bounded by configuration: only service and passthrough hosts are ever dialled.
+  const entries = new Map<string, RouteEntry>();
+
+  const entryFor = (target: HostPort, scheme: UpstreamScheme): RouteEntry => {
+    const id = `${scheme}://${target.key}`;
+    let entry = entries.get(id);
+    if (entry === undefined) {
+      const candidate = opts.proxy?.[scheme];
+      const proxy = candidate && !opts.proxy?.bypass(target.host, target.port) ? candidate : undefined;
+      const key = proxy === undefined ? `${id} direct` : `${id} via ${proxy.redacted}`;
+      entry = {
+        route: Object.freeze({ key, viaUpstreamProxy: proxy !== undefined }),
+        proxy,
+        agent: undefined,
+      };
+      entries.set(id, entry);
+    }
+    return entry;
+  };
+
+  const connectTls = async (target: HostPort, proxy: ParsedProxyUrl | undefined): Promise<Duplex> => {
+    const base = { trust, sessions, connectTimeoutMs: opts.connectTimeoutMs };
+    if (proxy === undefined) return dialTls(target, { ...base, ...lookup });
+    const started = performance.now();
+    const tunnel = await connectViaProxy(proxy, target, {
+      trust,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      ...lookup,
+    });
+    // One connect budget for the whole chain: what the proxy hop used is gone for the handshake.
+    const left = Math.max(1, opts.connectTimeoutMs - (performance.now() - started));
+    return dialTls(target, { ...base, connectTimeoutMs: left, socket: tunnel });
+  };
+
+  const rawDial = (target: HostPort, proxy: ParsedProxyUrl | undefined) =>
+    dialRaw(target, proxy, { trust, connectTimeoutMs: opts.connectTimeoutMs, ...lookup });
+
+  return {
+    route: (target, scheme) => entryFor(target, scheme).route,
+    agentFor(target, scheme) {
+      const entry = entryFor(target, scheme);
+      if (entry.agent === undefined) {
+        const connect: Connect =
+          scheme === 'https'
+            ? () => connectTls(target, entry.proxy)
+            : async () => (await rawDial(target, entry.proxy)).socket;
+        entry.agent = new RouteAgent(connect, agentOptions);
+      }
+      return { agent: entry.agent, viaUpstreamProxy: entry.route.viaUpstreamProxy };
+    },
+    dialRaw: (target, scheme = 'https') => rawDial(target, entryFor(target, scheme).proxy),
+    close() {
+      for (const entry of entries.values()) entry.agent?.destroy();
+      entries.clear();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/** Shared by the pool tests: the request shape `upstream/forward.ts` uses, over a pool agent. */
+import type { Agent, IncomingMessage } from 'node:http';
+import { request } from 'node:http';
+import type { Socket } from 'node:net';
+import { expect } from 'vitest';
+import { ProxyError } from '../../../src/errors.js';
+import { type HostPort, parseHostPort } from '../../../src/net/host-port.js';
+
+export function hp(text: string): HostPort {
+  const r = parseHostPort(text, undefined);
+  if (!r.ok) throw new Error(r.reason);
+  return r.value;
+}
+
+export interface Result {
+  status: number;
+  body: string;
+  socket: Socket;
+}
+
+/** The request shape forward.ts uses: http.request over the pool's agent, Host set by hand. */
+export function get(agent: Agent, target: HostPort, path: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      agent,
+      host: target.host,
+      port: target.port,
+      method: 'GET',
+      path,
+      headers: ['Host', target.key],
+      setHost: false,
+    });
+    req.on('error', reject);
+    req.on('response', (res: IncomingMessage) => {
+      // Captured now: the socket is detached (null) once the response ends and it returns to the pool.
+      const socket = res.socket;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, socket }));
+    });
+    req.end();
+  });
+}
+
+export async function requestError(agent: Agent, target: HostPort): Promise<ProxyError> {
+  try {
+    await get(agent, target, '/');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProxyError);
+    return err as ProxyError;
+  }
+  throw new Error('expected the request to fail');
+}
