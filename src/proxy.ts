@@ -20,7 +20,8 @@ import { parseHostPort } from './net/host-port.js';
 import { parseNoProxy } from './net/no-proxy.js';
 import { prepareToken } from './pipeline/authenticate.js';
 import { createInterceptHandler } from './pipeline/run.js';
-import { type CaMaterial, loadOrCreateCa } from './tls/ca-store.js';
+import { type CaMaterial, loadCa, loadOrCreateCa } from './tls/ca-store.js';
+import { validateCaPair } from './tls/ca-validate.js';
 import { createLeafCache } from './tls/leaf-cache.js';
 import { createUpstreamPool } from './upstream/pool.js';
 import { parseProxyUrl } from './upstream/proxy-url.js';
@@ -28,8 +29,11 @@ import { parseProxyUrl } from './upstream/proxy-url.js';
 export interface StartProxyOptions {
   /** `host:port` or `{host, port}`; default `127.0.0.1:0` (an OS-chosen port). */
   readonly listen?: string | ListenAddress;
-  /** The CA to mint leaves from: loaded material, or a directory (created on first use, SPEC §4). */
-  readonly ca: CaMaterial | { readonly dir: string };
+  /**
+   * The CA to mint leaves from: loaded material, a PEM pair (`certPem` + PKCS#8 `keyPem`, validated), or a directory
+   * (created on first use, SPEC §4).
+   */
+  readonly ca: CaMaterial | { readonly certPem: string; readonly keyPem: string } | { readonly dir: string };
   /** Services and secrets: the agent client or `createStaticSource()`. */
   readonly source: CredentialSource;
   /** The workload token (`Proxy-Authorization: Basic` password). `null` waives workload auth — only for loopback use. */
@@ -81,15 +85,19 @@ function toSink(audit: StartProxyOptions['audit']): AuditSink {
   return typeof audit === 'function' ? fromFunction(audit) : audit;
 }
 
-function isMaterial(ca: StartProxyOptions['ca']): ca is CaMaterial {
-  return 'certPem' in ca;
+async function resolveCa(ca: StartProxyOptions['ca']): Promise<CaMaterial> {
+  if ('dir' in ca) return loadOrCreateCa(ca.dir);
+  if ('cert' in ca) return ca;
+  const check = await validateCaPair(ca.certPem, ca.keyPem);
+  if (!check.ok) throw new TypeError(`ca: ${check.why}`);
+  return check.ca;
 }
 
 /** Start a proxy. Resolves once it is listening. */
 export async function startProxy(options: StartProxyOptions): Promise<RunningProxy> {
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
-  const caDir = isMaterial(options.ca) ? undefined : options.ca.dir;
-  let ca = isMaterial(options.ca) ? options.ca : await loadOrCreateCa(options.ca.dir);
+  const caDir = 'dir' in options.ca ? options.ca.dir : undefined;
+  let ca = await resolveCa(options.ca);
   const passthrough = new Set<string>();
   for (const entry of options.passthroughHosts ?? []) {
     const hp = parseHostPort(entry);
@@ -163,7 +171,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     },
     async reloadCa(next) {
       if (next === undefined && caDir === undefined) throw new Error('no CA directory to reload from');
-      ca = next ?? (await loadOrCreateCa(caDir!));
+      // Reload only: a missing or broken CA on SIGHUP keeps the current one (the caller logs the failure).
+      ca = next ?? (await loadCa(caDir!));
       leafCache.setCa(ca);
     },
     drain: shutdown,

@@ -57,7 +57,6 @@ export function normalizeHost(raw: string): { host: string; kind: HostKind } | u
   if (name.length === 0) return undefined;
   if (isIP(name) === 4) return { host: name, kind: 'ipv4' };
   // Only run the IDN conversion when there is something non-ASCII or upper-case to convert.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is the ASCII set on purpose
   if (!/^[\x00-\x7f]*$/.test(name) || /[A-Z]/.test(name)) {
     name = domainToASCII(name.toLowerCase());
     if (name === '') return undefined;
