@@ -17,17 +17,28 @@ export function parserErrorCode(err: NodeJS.ErrnoException): ProxyErrorCode | un
 
 /**
  * Answer a parser error on `socket` (if it can still be written), close it, and audit a `deny`.
- * Node guarantees nothing else is written to the socket once `clientError` fires.
+ *
+ * `responseStarted`: a response's head already went out on this socket (the parser failed in the body of a request
+ * whose upstream answered early). Then no error response can be written — it would land inside that response's
+ * body, and with `Content-Length` even pass for part of it — so the connection is only closed, which cuts the
+ * response short (SPEC §6: never a response that looks complete). Node's own default handler makes the same
+ * check (`socketOnError`, `_httpMessage._headerSent`).
  */
 export function answerClientError(
   ctx: ProxyContext,
   conn: ConnInfo | undefined,
   err: Error,
   socket: Socket,
+  responseStarted = false,
 ): void {
   const code = parserErrorCode(err as NodeJS.ErrnoException);
   if (code === undefined || !socket.writable) {
     socket.destroy();
+    return;
+  }
+  if (responseStarted) {
+    socket.destroy();
+    if (conn) ctx.audit.write(denyEvent(conn, code));
     return;
   }
   const res = toErrorResponse(code);

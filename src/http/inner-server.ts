@@ -17,6 +17,10 @@ export interface InnerServer {
 
 export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): InnerServer {
   const conns = new WeakMap<Socket, ConnInfo>();
+  // The unfinished responses on each socket (more than one when requests are pipelined). A parser error that
+  // arrives once one of them has its head out — a bad chunk in a body the upstream already answered, or in a
+  // pipelined request behind a streaming response — must not splice an error response into that body.
+  const inflight = new WeakMap<Socket, Set<ServerResponse>>();
   const server = createServer({
     maxHeaderSize: ctx.limits.maxHeaderBytes,
     keepAliveTimeout: ctx.limits.idleTimeoutMs,
@@ -34,16 +38,36 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
       req.socket.destroy();
       return;
     }
+    const socket = req.socket;
+    // A request is in flight: the idle timer set in accept() stops here; the upstream timeouts bound the wait
+    // from now on, and Node arms keepAliveTimeout again once the response is done.
+    socket.setTimeout(0);
+    const open = inflight.get(socket) ?? new Set<ServerResponse>();
+    inflight.set(socket, open);
+    open.add(res);
+    // 'finish': every byte of it is in the socket, so an error response written after it lands after it.
+    const done = () => open.delete(res);
+    res.once('finish', done);
+    res.once('close', done);
     handle(req, res, conn);
   });
   server.on('clientError', (err: Error, socket: Socket) => {
-    answerClientError(ctx, conns.get(socket), err, socket);
+    let responseStarted = false;
+    for (const res of inflight.get(socket) ?? []) responseStarted ||= res.headersSent;
+    answerClientError(ctx, conns.get(socket), err, socket, responseStarted);
   });
-  // CONNECT or Upgrade inside the tunnel: not supported in v1 (SPEC §12); Node destroys the socket without listeners.
+  // CONNECT inside the tunnel: not supported; without a 'connect' listener Node destroys the socket. An Upgrade
+  // request, with no 'upgrade' listener, reaches 'request' like any other (Node 20), and strip drops its Upgrade
+  // header: no protocol switch in v1 (SPEC §12).
   return {
     accept(socket, conn) {
       conns.set(socket, conn);
       server.emit('connection', socket);
+      // Node's idle handling covers only the gaps between requests (keepAliveTimeout), and its headers deadline is
+      // enforced only by a server that listens — this one never does. Without this a client could hold a
+      // handshaken connection, or a half-sent request head, open forever. SPEC §6 idle_timeout_ms: no bytes for
+      // that long and no request in flight ⇒ Node's 'timeout' handler destroys the socket.
+      socket.setTimeout(ctx.limits.idleTimeoutMs);
     },
     close() {
       server.close();

@@ -8,7 +8,7 @@ import type { Service } from '../agent/source.js';
 import { type RequestFields, requestEvent } from '../audit/emit.js';
 import { durationMs } from '../audit/events.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
-import { type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js';
+import { type AuditReason, type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js';
 import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { forward } from '../upstream/forward.js';
@@ -66,13 +66,13 @@ async function pipeline(
     service: null,
   };
 
-  const deny = (code: ProxyErrorCode, extras?: ErrorExtras) => {
-    const status = sendError(res, code, extras);
+  // A request refused before it went upstream: `status` is what reached the client, null when nothing did.
+  const refused = (reason: AuditReason, status: number | null) => {
     ctx.audit.write(
       requestEvent(conn, target, {
         ...fields(info),
         decision: 'deny',
-        reason: code,
+        reason,
         status,
         bytes_in: 0,
         bytes_out: 0,
@@ -81,6 +81,7 @@ async function pipeline(
       }),
     );
   };
+  const deny = (code: ProxyErrorCode, extras?: ErrorExtras) => refused(code, sendError(res, code, extras));
 
   // Raw headers, not req.headers.host: Node keeps only the first of two Host lines there (SPEC §6).
   const host = checkRequestHost(req.rawHeaders, target);
@@ -119,7 +120,10 @@ async function pipeline(
     path = injected.value.path;
     rawHeaders = injected.value.rawHeaders;
   }
-  if (res.destroyed) return deny('bad_request');
+  // The client went away while the secret was awaited: nothing was sent upstream and no answer can reach it.
+  // Audited as what happened (SPEC §10 `client_aborted`), not as a malformed request. The socket is checked too:
+  // a response queued behind another (pipelining) is never marked destroyed when the connection closes.
+  if (res.destroyed || req.socket.destroyed) return refused('client_aborted', null);
 
   const outcome = await forward({
     pool: ctx.pool,

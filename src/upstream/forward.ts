@@ -48,10 +48,20 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
     let status: number | null = null;
     let reason: AuditReason | undefined;
     let settled = false;
+    const clientSocket = req.socket;
+    const onClientClose = () => {
+      if (!res.writableFinished) {
+        // The client went away before the response was complete: abort the upstream request too.
+        reason ??= 'client_aborted';
+        up.destroy();
+      }
+      settle();
+    };
     const settle = () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clientSocket.off('close', onClientClose);
       resolve({ status, bytesIn, bytesOut, viaUpstreamProxy, ...(reason ? { reason } : {}) });
     };
 
@@ -112,13 +122,9 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
     req.pipe(up);
 
     res.once('finish', settle);
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        // The client went away before the response was complete: abort the upstream request too.
-        reason ??= 'client_aborted';
-        up.destroy();
-      }
-      settle();
-    });
+    res.once('close', onClientClose);
+    // Node emits 'close' only on the response that holds the socket: one queued behind it on a pipelined
+    // connection never gets one when the client goes away (Node 20.20), so watch the socket as well.
+    clientSocket.once('close', onClientClose);
   });
 }
