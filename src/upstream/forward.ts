@@ -34,6 +34,11 @@ export interface ForwardOutcome {
   readonly reason?: AuditReason;
 }
 
+/** Methods that may be sent again (RFC 9110 §9.2.2) when a kept-alive upstream socket turns out to be dead. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Errors that mean "the pooled socket was already closed by the upstream", not "the upstream refused". */
+const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
   const { req, res, target } = args;
   const { agent, viaUpstreamProxy } = args.pool.agentFor(target, args.scheme);
@@ -41,6 +46,7 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
   // The client's Transfer-Encoding was hop-by-hop and is stripped; re-frame a chunked body explicitly so a body
   // on any method (even GET) keeps its framing.
   if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+  const method = req.method ?? 'GET';
 
   return new Promise<ForwardOutcome>((resolve) => {
     let bytesIn = 0;
@@ -48,6 +54,7 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
     let status: number | null = null;
     let reason: AuditReason | undefined;
     let settled = false;
+    let retried = false;
     const clientSocket = req.socket;
     const onClientClose = () => {
       if (!res.writableFinished) {
@@ -65,16 +72,8 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       resolve({ status, bytesIn, bytesOut, viaUpstreamProxy, ...(reason ? { reason } : {}) });
     };
 
-    const up = request({
-      agent,
-      host: target.host,
-      port: target.port,
-      method: req.method,
-      path: args.path,
-      headers,
-      setHost: false,
-    });
-
+    // SPEC §6: no response head within upstream_response_timeout_ms ⇒ 504. The clock restarts with every body
+    // chunk the client sends, so a long but moving upload is not cut off while a stalled one still is.
     const timer = setTimeout(() => {
       reason = 'upstream_timeout';
       status = sendError(res, 'upstream_timeout');
@@ -82,12 +81,45 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       settle();
     }, args.responseTimeoutMs);
 
-    up.on('error', (err) => {
+    const onResponse = (ures: IncomingMessage) => {
+      clearTimeout(timer);
+      status = ures.statusCode ?? 502;
+      res.writeHead(status, ures.statusMessage, stripHeaders(ures.rawHeaders));
+      ures.on('data', (chunk: Buffer) => {
+        bytesOut += chunk.length;
+      });
+      const cut = () => {
+        // Upstream reset mid-body: cut the client's response short (no last chunk), never complete it.
+        reason ??= 'upstream_error';
+        res.destroy();
+      };
+      ures.on('error', cut);
+      ures.on('aborted', cut);
+      ures.pipe(res);
+    };
+
+    const onError = (err: Error) => {
       if (settled) return;
+      // A pooled socket the upstream had already closed: send again on a fresh one, but only a request that is
+      // safe to repeat and whose (empty) body was never read — nothing of it can have reached the upstream twice.
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (
+        !retried &&
+        up.reusedSocket &&
+        STALE_SOCKET_ERRORS.has(code) &&
+        IDEMPOTENT.has(method) &&
+        bytesIn === 0 &&
+        req.readableEnded
+      ) {
+        retried = true;
+        up = send();
+        up.end();
+        return;
+      }
       if (!res.headersSent) {
-        const code = err instanceof ProxyError ? err.code : classifyUpstreamError(err);
-        reason ??= code;
-        status = sendError(res, code);
+        const proxyCode = err instanceof ProxyError ? err.code : classifyUpstreamError(err);
+        reason ??= proxyCode;
+        status = sendError(res, proxyCode);
         // A request whose body is still arriving cannot be answered cleanly on a kept-alive connection.
         if (!req.complete) res.once('finish', () => req.socket.destroy());
       } else {
@@ -95,29 +127,27 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
         res.destroy();
       }
       settle();
-    });
+    };
 
-    up.on('response', (ures: IncomingMessage) => {
-      clearTimeout(timer);
-      status = ures.statusCode ?? 502;
-      res.writeHead(status, ures.statusMessage, stripHeaders(ures.rawHeaders));
-      ures.on('data', (chunk: Buffer) => {
-        bytesOut += chunk.length;
+    const send = () => {
+      const r = request({
+        agent,
+        host: target.host,
+        port: target.port,
+        method,
+        path: args.path,
+        headers,
+        setHost: false,
       });
-      ures.on('error', () => {
-        // Upstream reset mid-body: cut the client's response short (no last chunk), never complete it.
-        reason ??= 'upstream_error';
-        res.destroy();
-      });
-      ures.on('aborted', () => {
-        reason ??= 'upstream_error';
-        res.destroy();
-      });
-      ures.pipe(res);
-    });
+      r.on('error', onError);
+      r.on('response', onResponse);
+      return r;
+    };
+    let up = send();
 
     req.on('data', (chunk: Buffer) => {
       bytesIn += chunk.length;
+      if (status === null) timer.refresh();
     });
     req.pipe(up);
 
