@@ -4,8 +4,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { denyEvent } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import { answerClientError } from './client-error.js';
+import { type HeadWatch, watchHeads } from './head-watch.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, conn: ConnInfo) => void;
 
@@ -21,6 +23,7 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
   // arrives once one of them has its head out — a bad chunk in a body the upstream already answered, or in a
   // pipelined request behind a streaming response — must not splice an error response into that body.
   const inflight = new WeakMap<Socket, Set<ServerResponse>>();
+  const heads = new WeakMap<Socket, HeadWatch>();
   const server = createServer({
     maxHeaderSize: ctx.limits.maxHeaderBytes,
     keepAliveTimeout: ctx.limits.idleTimeoutMs,
@@ -42,11 +45,15 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
     // A request is in flight: the idle timer set in accept() stops here; the upstream timeouts bound the wait
     // from now on, and Node arms keepAliveTimeout again once the response is done.
     socket.setTimeout(0);
+    const watch = heads.get(socket);
+    watch?.busy();
     const open = inflight.get(socket) ?? new Set<ServerResponse>();
     inflight.set(socket, open);
     open.add(res);
     // 'finish': every byte of it is in the socket, so an error response written after it lands after it.
-    const done = () => open.delete(res);
+    const done = () => {
+      if (open.delete(res) && open.size === 0) watch?.idle();
+    };
     res.once('finish', done);
     res.once('close', done);
     handle(req, res, conn);
@@ -68,6 +75,13 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
       // handshaken connection, or a half-sent request head, open forever. SPEC §6 idle_timeout_ms: no bytes for
       // that long and no request in flight ⇒ Node's 'timeout' handler destroys the socket.
       socket.setTimeout(ctx.limits.idleTimeoutMs);
+      // A head started but never finished (slowloris inside TLS) is closed at header_timeout_ms from its first byte.
+      const watch = watchHeads(socket, ctx.limits.headerTimeoutMs, () => {
+        socket.destroy();
+        ctx.audit.write(denyEvent(conn, 'header_timeout'));
+      });
+      heads.set(socket, watch);
+      watch.idle();
     },
     close() {
       server.close();
