@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { type HostPort, normalizeHost, parseHostPort } from '../net/host-port.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { parseNoProxy } from '../net/no-proxy.js';
+import { quoteInput } from '../net/quote.js';
 import { DEFAULT_AGENT, DEFAULT_LIMITS, type ListenAddress } from './types.js';
 
 type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -32,10 +33,10 @@ export function parseListen(text: string): Parsed<ListenAddress> {
     port = text.slice(colon + 1);
   }
   if (!LISTEN_PORT_RE.test(port) || Number(port) > 65535) {
-    return { ok: false, reason: `invalid port "${port}" (expected 0-65535)` };
+    return { ok: false, reason: `invalid port ${quoteInput(port)} (expected 0-65535)` };
   }
   const norm = safeNormalizeHost(host);
-  if (!norm) return { ok: false, reason: `invalid host "${host}"` };
+  if (!norm) return { ok: false, reason: `invalid host ${quoteInput(host)}` };
   return { ok: true, value: Object.freeze({ host: norm.host, port: Number(port) }) };
 }
 
@@ -54,7 +55,7 @@ function safeParseHostPort(text: string): Parsed<HostPort> {
     const r = parseHostPort(text, 443);
     return r.ok ? r : { ok: false, reason: r.reason };
   } catch {
-    return { ok: false, reason: `invalid host "${text}"` };
+    return { ok: false, reason: `invalid host ${quoteInput(text)}` };
   }
 }
 
@@ -147,7 +148,8 @@ const noProxyList = v.pipe(
   v.string('expected a string'),
   v.rawCheck<string>(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
-    for (const bad of parseNoProxy(dataset.value).invalid) addIssue({ message: `invalid entry "${bad}"` });
+    for (const bad of parseNoProxy(dataset.value).invalid)
+      addIssue({ message: `invalid entry ${quoteInput(bad)}` });
   }),
 );
 

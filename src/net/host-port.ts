@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { quoteInput } from './quote.js';
 
 export type HostKind = 'name' | 'ipv4' | 'ipv6';
 
@@ -113,9 +114,9 @@ export function parseHostPort(text: string, defaultPort: number | null = 443): H
     port = defaultPort;
   } else {
     port = parsePort(portPart);
-    if (port === undefined) return fail(`invalid port "${portPart}" (expected 1-65535)`);
+    if (port === undefined) return fail(`invalid port ${quoteInput(portPart)} (expected 1-65535)`);
   }
   const norm = normalizeHost(hostPart);
-  if (!norm) return fail(`invalid host "${hostPart}"`);
+  if (!norm) return fail(`invalid host ${quoteInput(hostPart)}`);
   return { ok: true, value: Object.freeze({ ...norm, port, key: hostKey(norm.host, port, norm.kind) }) };
 }

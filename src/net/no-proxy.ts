@@ -68,7 +68,8 @@ function parseEntry(raw: string): Entry | undefined {
     const addr = raw.slice(0, slash);
     const len = raw.slice(slash + 1);
     const fam = isIP(addr);
-    if (fam === 0 || !PREFIX_RE.test(len)) return undefined;
+    // isIP accepts a zone id (`fe80::%eth0`), which names an interface of this host only: refused.
+    if (fam === 0 || addr.includes('%') || !PREFIX_RE.test(len)) return undefined;
     const prefix = Number(len);
     if (prefix > (fam === 4 ? 32 : 128)) return undefined;
     return { kind: 'ip', family: fam === 4 ? 'ipv4' : 'ipv6', addr, prefix, port: undefined };
@@ -92,7 +93,7 @@ function parseEntry(raw: string): Entry | undefined {
   return { kind: 'ip', family, addr: norm.host, prefix: family === 'ipv4' ? 32 : 128, port };
 }
 
-/** `parseEntry`, but never throwing: `normalizeHost` throws on a bracketed zone id (`[fe80::1%eth0]`). */
+/** `parseEntry`, but never throwing, whatever the input. */
 function safeParseEntry(raw: string): Entry | undefined {
   try {
     return parseEntry(raw);

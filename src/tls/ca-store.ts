@@ -34,6 +34,17 @@ async function readPair(dir: string): Promise<[FileRead, FileRead]> {
   return Promise.all([readOptional(join(dir, CA_CERT_FILE)), readOptional(join(dir, CA_KEY_FILE))]);
 }
 
+/**
+ * SPEC §4: directory 0700, key 0600 — also for a pair that was restored from a backup or a directory made by
+ * someone else. Best effort: Windows has no POSIX modes, and a directory we do not own cannot be narrowed (the key
+ * inside it still is).
+ */
+async function narrowModes(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  await fs.chmod(dir, 0o700).catch(() => {});
+  await fs.chmod(join(dir, CA_KEY_FILE), 0o600).catch(() => {});
+}
+
 /** Complete an interrupted commit if one is there to complete; errors as load errors. */
 async function tryRollForward(
   dir: string,
@@ -65,7 +76,10 @@ async function loadFrom(
     throw caError(what, dir, `${CA_CERT_FILE} is missing but ${CA_KEY_FILE} is present`);
   }
   const check = await validateCaPair(cert.text, key.text, now);
-  if (check.ok) return check.ca;
+  if (check.ok) {
+    await narrowModes(dir);
+    return check.ca;
+  }
   if (check.problem === 'mismatch') {
     const finished = await tryRollForward(dir, key.text, now);
     if (finished) return finished;
@@ -83,6 +97,8 @@ async function writeNewPair(
   const what = mode === 'create' ? 'CA create failed' : 'CA regenerate failed';
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // mkdir leaves an existing directory's mode alone; the CA's directory is 0700 whoever made it.
+    if (process.platform !== 'win32') await fs.chmod(dir, 0o700);
   } catch (err) {
     throw caError(what, dir, `cannot create the CA directory (${errno(err)})`, err);
   }
