@@ -75,10 +75,22 @@ export async function intercept(
     clearTimeout(timer);
     inner.accept(tls, conn);
   });
+  let secured = false;
+  tls.once('secure', () => {
+    secured = true;
+  });
   tls.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
-    // Typically a client that does not trust our CA: it aborts the handshake. Operational log only.
-    ctx.logger.debug({ conn_id: conn.id, code: err.code, message: err.message }, 'client TLS error');
+    // A failed handshake is most often a workload that does not trust the clef-proxy CA — the first thing an
+    // operator needs to see, so it is logged at info with the host (SPEC §6 has no audit code for it). Errors on
+    // an established session are routine (resets) and stay at debug.
+    if (secured)
+      ctx.logger.debug({ conn_id: conn.id, code: err.code, message: err.message }, 'client TLS error');
+    else
+      ctx.logger.info(
+        { conn_id: conn.id, host: target.host, port: target.port, code: err.code, message: err.message },
+        'client TLS handshake failed (does the workload trust the clef-proxy CA?)',
+      );
     tls.destroy();
   });
   tls.once('close', () => clearTimeout(timer));
