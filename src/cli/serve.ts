@@ -106,8 +106,11 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
     };
     const unsignal = onSignals({
       drain: (signal) => {
+        // drain() closes the listener before it returns: log after it, so "draining" is only ever read once new
+        // connections are already refused (a supervisor may act on the line).
+        const drained = proxy.drain(settings.drainTimeoutMs);
         logger.info({ signal, drain_timeout_ms: settings.drainTimeoutMs }, 'draining');
-        void proxy.drain(settings.drainTimeoutMs).then(finish);
+        void drained.then(finish);
       },
       now: (signal) => {
         logger.info({ signal }, 'stopping now');

@@ -73,6 +73,10 @@ export async function openTunnel(ctx: ProxyContext, conn: ConnInfo, initial: Buf
   const closeOther = (other: Socket) => () => {
     if (other.destroyed) return;
     other.end();
+    // The closed side's pipe has just unpiped, and unpipe pauses a source left without destinations: keep reading
+    // (and counting) what the other peer still sends, or its FIN is never seen and the tunnel lingers for the
+    // whole grace period with the audit event held back (proxy-chain does the same: close → resume()).
+    other.resume();
     setTimeout(() => other.destroy(), HALF_CLOSE_GRACE_MS).unref();
   };
 
@@ -82,7 +86,8 @@ export async function openTunnel(ctx: ProxyContext, conn: ConnInfo, initial: Buf
     bytesIn += chunk.length;
   });
   upstream.on('data', (chunk: Buffer) => {
-    bytesOut += chunk.length;
+    // Bytes to the client (SPEC §10): what the upstream still sends after the client is gone is read and dropped.
+    if (client.writable) bytesOut += chunk.length;
   });
   client.setTimeout(ctx.limits.idleTimeoutMs, idle);
   upstream.setTimeout(ctx.limits.idleTimeoutMs, idle);

@@ -1,12 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cliBuild } from '../helpers/serve.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/clef-proxy');
+let BIN: string;
 
 interface Run {
   code: number | null;
@@ -37,14 +37,9 @@ let caDir: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  // bin/clef-proxy imports dist/: build it. Type errors in files still in progress elsewhere do not stop tsc
-  // from emitting, so the exit code is ignored; a missing dist shows up as the tests failing.
-  await new Promise<void>((resolve) => {
-    execFile(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT }, () =>
-      resolve(),
-    );
-  });
-}, 180_000);
+  // The CLI built once for this run by test/global-setup.ts.
+  BIN = (await cliBuild()).bin;
+});
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'clef-ca-e2e-'));
