@@ -18,3 +18,5 @@ export type { RunningProxy, StartProxyOptions } from './proxy.js';
 export { startProxy } from './proxy.js';
 export type { CaMaterial } from './tls/ca-store.js';
 export { loadCa, loadOrCreateCa } from './tls/ca-store.js';
+export { binaryPath, platformPackageName } from './binary-path.js';
+export type { BinaryCommand, BinaryPathOptions } from './binary-path.js';
