@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { type Env, readEnv } from '../config/env.js';
-import { loadConfigFile } from '../config/load.js';
 import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
-import { resolveCaDir } from '../tls/ca-dir.js';
-import { caExport, caPath, caRegenerate } from './ca.js';
 import type { CliIo } from './io.js';
-import { runServe } from './serve.js';
+
+// The commands are loaded when they run, not at start-up: `--version` and `--help` then never evaluate the
+// X.509, logging and schema libraries (issue: fast start — the supervisor spawns this often).
+const loadCa = () => import('./ca.js');
+const loadServe = () => import('./serve.js');
 
 /** The package version, read once from package.json (bare semver, SPEC §1). */
 export const VERSION: string = (
@@ -20,6 +21,10 @@ export const VERSION: string = (
 class UsageError extends Error {}
 
 async function caDirFor(configPath: string | undefined, env: Env): Promise<string> {
+  const [{ loadConfigFile }, { resolveCaDir }] = await Promise.all([
+    import('../config/load.js'),
+    import('../tls/ca-dir.js'),
+  ]);
   const config = configPath === undefined ? undefined : await loadConfigFile(configPath);
   return resolveCaDir(config?.caDir, env);
 }
@@ -54,6 +59,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
             describe: 'Under AWS Lambda: waive workload auth (listen must be loopback)',
           }),
       async (args) => {
+        const { runServe } = await loadServe();
         code = await runServe(
           { configPath: args.config, lambdaLoopbackOnly: args['lambda-loopback-only'] },
           io,
@@ -65,7 +71,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
       y
         .option('config', { type: 'string', describe: 'Config file whose ca_dir to use' })
         .command('path', 'Print the CA directory in use', {}, async (args) => {
-          caPath(await caDirFor(args.config as string | undefined, env), io);
+          (await loadCa()).caPath(await caDirFor(args.config as string | undefined, env), io);
         })
         .command(
           'export',
@@ -80,6 +86,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
               .option('out', { type: 'string', describe: 'Write to this file instead of stdout' }),
           async (args) => {
             const caDir = await caDirFor(args.config, env);
+            const { caExport } = await loadCa();
             await caExport(
               { caDir, format: args.format, ...(args.out === undefined ? {} : { out: args.out }) },
               io,
@@ -96,6 +103,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
               describe: 'Required: confirms the replacement',
             }),
           async (args) => {
+            const { caRegenerate } = await loadCa();
             await caRegenerate({ caDir: await caDirFor(args.config, env), confirm: args.confirm }, io);
           },
         )
