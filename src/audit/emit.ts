@@ -5,7 +5,7 @@
 import type { ConnInfo } from '../context.js';
 import type { AuditReason } from '../errors.js';
 import type { HostPort } from '../net/host-port.js';
-import type { DenyEvent, RequestEvent, TunnelEvent } from './events.js';
+import { type DenyEvent, durationMs, type RequestEvent, type TunnelEvent } from './events.js';
 
 function base(conn: ConnInfo, target: HostPort | undefined) {
   return {
@@ -58,4 +58,61 @@ export function requestEvent(
   fields: RequestFields,
 ): RequestEvent {
   return { ...base(conn, target), event: 'request', ...fields };
+}
+
+/** What identifies a request in its event, decided before the outcome is known. */
+export type RequestIdentity = Pick<
+  RequestFields,
+  'request_id' | 'method' | 'path' | 'service' | 'auth_type' | 'secret_ref'
+>;
+
+/** A request refused before it went upstream: `status` is what reached the client, null when nothing did. */
+export function deniedRequestEvent(
+  conn: ConnInfo,
+  target: HostPort | undefined,
+  id: RequestIdentity,
+  reason: AuditReason,
+  status: number | null,
+  startNs: bigint,
+): RequestEvent {
+  return requestEvent(conn, target, {
+    ...id,
+    decision: 'deny',
+    reason,
+    status,
+    bytes_in: 0,
+    bytes_out: 0,
+    duration_ms: durationMs(startNs),
+    via_upstream_proxy: false,
+  });
+}
+
+/** How a request that went upstream ended (see `upstream/forward.ts`). */
+export interface UpstreamOutcome {
+  readonly status: number | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly viaUpstreamProxy: boolean;
+  readonly reason?: AuditReason;
+}
+
+/** A request carried upstream, with or without an injected credential. */
+export function forwardedRequestEvent(
+  conn: ConnInfo,
+  target: HostPort,
+  id: RequestIdentity,
+  decision: 'inject' | 'forward',
+  outcome: UpstreamOutcome,
+  startNs: bigint,
+): RequestEvent {
+  return requestEvent(conn, target, {
+    ...id,
+    decision,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    status: outcome.status,
+    bytes_in: outcome.bytesIn,
+    bytes_out: outcome.bytesOut,
+    duration_ms: durationMs(startNs),
+    via_upstream_proxy: outcome.viaUpstreamProxy,
+  });
 }

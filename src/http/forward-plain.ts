@@ -6,8 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ServiceIndex } from '../agent/source.js';
-import { requestEvent } from '../audit/emit.js';
-import { durationMs } from '../audit/events.js';
+import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import type { ProxyErrorCode } from '../errors.js';
 import { type HostPort, parseHostPort } from '../net/host-port.js';
@@ -16,6 +15,7 @@ import { stripHeaders } from '../pipeline/strip.js';
 import { forward } from '../upstream/forward.js';
 import { answerClientError } from './client-error.js';
 import { sendError } from './send-error.js';
+import { trackedHandler } from './tracked-handler.js';
 
 export interface ForwardServer {
   /** Serve `conn.socket`, whose head bytes were put back for Node's parser. */
@@ -60,13 +60,13 @@ export function createForwardServer(ctx: ProxyContext): ForwardServer {
     requireHostHeader: false,
     joinDuplicateHeaders: false,
   });
+  const handle = trackedHandler(ctx, 'forward handler', (req, res, conn, requestId, start) =>
+    forwardOne(ctx, req, res, conn, requestId, start),
+  );
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const conn = conns.get(req.socket);
     if (!conn) return req.socket.destroy();
-    handle(ctx, req, res, conn).catch((err: unknown) => {
-      ctx.logger.error({ conn_id: conn.id, err: String(err) }, 'forward handler failed');
-      res.destroy();
-    });
+    handle(req, res, conn);
   });
   server.on('clientError', (err: Error, socket: Socket) =>
     answerClientError(ctx, conns.get(socket), err, socket),
@@ -83,56 +83,26 @@ export function createForwardServer(ctx: ProxyContext): ForwardServer {
   };
 }
 
-async function handle(
-  ctx: ProxyContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  conn: ConnInfo,
-): Promise<void> {
-  // Ended only after the audit event is written (SPEC §8, §10).
-  const endBusy = ctx.tracker.begin(conn.socket);
-  try {
-    await forwardOne(ctx, req, res, conn);
-  } finally {
-    endBusy();
-  }
-}
-
 async function forwardOne(
   ctx: ProxyContext,
   req: IncomingMessage,
   res: ServerResponse,
   conn: ConnInfo,
+  requestId: string,
+  start: bigint,
 ): Promise<void> {
-  const start = process.hrtime.bigint();
-  if (ctx.tracker.draining) res.shouldKeepAlive = false;
-  conn.requests++;
   const split = splitAbsolute(req.url ?? '');
   const target = split?.target;
-  const pathOnly = split ? (split.path.split('?', 1)[0] ?? '/') : '';
-  const base = {
-    request_id: `${conn.id}.${conn.requests}`,
+  const id: RequestIdentity = {
+    request_id: requestId,
     method: req.method ?? '',
-    path: pathOnly,
+    path: split ? (split.path.split('?', 1)[0] ?? '/') : '',
     service: null,
     auth_type: null,
     secret_ref: null,
   };
-  const deny = (code: ProxyErrorCode) => {
-    const status = sendError(res, code);
-    ctx.audit.write(
-      requestEvent(conn, target, {
-        ...base,
-        decision: 'deny',
-        reason: code,
-        status,
-        bytes_in: 0,
-        bytes_out: 0,
-        duration_ms: durationMs(start),
-        via_upstream_proxy: false,
-      }),
-    );
-  };
+  const deny = (code: ProxyErrorCode) =>
+    ctx.audit.write(deniedRequestEvent(conn, target, id, code, sendError(res, code), start));
 
   if (!authenticate(req.headers['proxy-authorization'], ctx.workloadToken))
     return deny('proxy_auth_required');
@@ -156,16 +126,5 @@ async function forwardOne(
     rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
   });
-  ctx.audit.write(
-    requestEvent(conn, target, {
-      ...base,
-      decision: 'forward',
-      ...(outcome.reason ? { reason: outcome.reason } : {}),
-      status: outcome.status,
-      bytes_in: outcome.bytesIn,
-      bytes_out: outcome.bytesOut,
-      duration_ms: durationMs(start),
-      via_upstream_proxy: outcome.viaUpstreamProxy,
-    }),
-  );
+  ctx.audit.write(forwardedRequestEvent(conn, target, id, 'forward', outcome, start));
 }

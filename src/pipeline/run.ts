@@ -5,46 +5,23 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Service } from '../agent/source.js';
-import { type RequestFields, requestEvent } from '../audit/emit.js';
-import { durationMs } from '../audit/events.js';
+import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import { type AuditReason, type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js';
 import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
+import { trackedHandler } from '../http/tracked-handler.js';
 import { forward } from '../upstream/forward.js';
 import { checkRequestHost } from './check-host.js';
 import { inject } from './inject.js';
 import { matchService, parseRequestTarget } from './match-service.js';
 import { stripHeaders } from './strip.js';
 
-type Partial = Pick<RequestFields, 'method' | 'path' | 'request_id'> & {
-  service: Service | null;
-};
-
 /** Build the request handler for intercepted (decrypted) requests. */
 export function createInterceptHandler(ctx: ProxyContext): RequestHandler {
-  return (req, res, conn) => {
-    handle(ctx, req, res, conn).catch((err: unknown) => {
-      // A fault in one request closes its connection only (SPEC §8).
-      ctx.logger.error({ conn_id: conn.id, err: String(err) }, 'request handler failed');
-      res.destroy();
-    });
-  };
-}
-
-async function handle(
-  ctx: ProxyContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  conn: ConnInfo,
-): Promise<void> {
-  // Ended only after the audit event is written, so a drain that resolves has every event (SPEC §8, §10).
-  const endBusy = ctx.tracker.begin(conn.socket);
-  try {
-    await pipeline(ctx, req, res, conn);
-  } finally {
-    endBusy();
-  }
+  return trackedHandler(ctx, 'request handler', (req, res, conn, requestId, start) =>
+    pipeline(ctx, req, res, conn, requestId, start),
+  );
 }
 
 async function pipeline(
@@ -52,35 +29,23 @@ async function pipeline(
   req: IncomingMessage,
   res: ServerResponse,
   conn: ConnInfo,
+  requestId: string,
+  start: bigint,
 ): Promise<void> {
-  const start = process.hrtime.bigint();
-  if (ctx.tracker.draining) res.shouldKeepAlive = false;
-  conn.requests++;
   const target = conn.target!;
   const rawUrl = req.url ?? '';
   const parsedTarget = parseRequestTarget(rawUrl);
-  const info: Partial = {
-    request_id: `${conn.id}.${conn.requests}`,
+  let service: Service | null = null;
+  const id = (): RequestIdentity => ({
+    request_id: requestId,
     method: req.method ?? '',
     path: parsedTarget.ok ? parsedTarget.value.path : '',
-    service: null,
-  };
-
-  // A request refused before it went upstream: `status` is what reached the client, null when nothing did.
-  const refused = (reason: AuditReason, status: number | null) => {
-    ctx.audit.write(
-      requestEvent(conn, target, {
-        ...fields(info),
-        decision: 'deny',
-        reason,
-        status,
-        bytes_in: 0,
-        bytes_out: 0,
-        duration_ms: durationMs(start),
-        via_upstream_proxy: false,
-      }),
-    );
-  };
+    service: service?.name ?? null,
+    auth_type: service?.auth.type ?? null,
+    secret_ref: service?.auth.secret ?? null,
+  });
+  const refused = (reason: AuditReason, status: number | null) =>
+    ctx.audit.write(deniedRequestEvent(conn, target, id(), reason, status, start));
   const deny = (code: ProxyErrorCode, extras?: ErrorExtras) => refused(code, sendError(res, code, extras));
 
   // Raw headers, not req.headers.host: Node keeps only the first of two Host lines there (SPEC §6).
@@ -101,21 +66,21 @@ async function pipeline(
   let path = rawUrl;
   let rawHeaders = stripHeaders(req.rawHeaders);
   if (match.value.kind === 'service') {
-    const service = match.value.service;
-    info.service = service;
+    const svc = match.value.service;
+    service = svc;
     let secret: string;
     try {
-      const pending = ctx.source.secret(service.auth.secret);
+      const pending = ctx.source.secret(svc.auth.secret);
       secret = typeof pending === 'string' ? pending : await pending;
     } catch (err) {
       // Fail closed (SPEC §5): the request is never forwarded without its credential.
       ctx.logger.warn(
-        { conn_id: conn.id, service: service.name, secret_ref: service.auth.secret, cause: causeOf(err) },
+        { conn_id: conn.id, service: svc.name, secret_ref: svc.auth.secret, cause: causeOf(err) },
         'secret unavailable',
       );
       return deny('credential_unavailable');
     }
-    const injected = inject({ path, rawHeaders }, service.auth, secret);
+    const injected = inject({ path, rawHeaders }, svc.auth, secret);
     if (!injected.ok) return deny(injected.code, injected.extras);
     path = injected.value.path;
     rawHeaders = injected.value.rawHeaders;
@@ -135,31 +100,7 @@ async function pipeline(
     rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
   });
-  ctx.audit.write(
-    requestEvent(conn, target, {
-      ...fields(info),
-      decision: info.service ? 'inject' : 'forward',
-      ...(outcome.reason ? { reason: outcome.reason } : {}),
-      status: outcome.status,
-      bytes_in: outcome.bytesIn,
-      bytes_out: outcome.bytesOut,
-      duration_ms: durationMs(start),
-      via_upstream_proxy: outcome.viaUpstreamProxy,
-    }),
-  );
-}
-
-function fields(
-  info: Partial,
-): Pick<RequestFields, 'request_id' | 'method' | 'path' | 'service' | 'auth_type' | 'secret_ref'> {
-  return {
-    request_id: info.request_id,
-    method: info.method,
-    path: info.path,
-    service: info.service?.name ?? null,
-    auth_type: info.service?.auth.type ?? null,
-    secret_ref: info.service?.auth.secret ?? null,
-  };
+  ctx.audit.write(forwardedRequestEvent(conn, target, id(), service ? 'inject' : 'forward', outcome, start));
 }
 
 function causeOf(err: unknown): string {

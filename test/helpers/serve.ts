@@ -12,8 +12,6 @@ import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-
 /** A private build of the CLI. */
 export interface CliBuild {
   /** The `bin/clef-proxy` to spawn with `node`. */
