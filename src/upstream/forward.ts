@@ -95,6 +95,16 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       };
       ures.on('error', cut);
       ures.on('aborted', cut);
+      ures.once('end', () => {
+        // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). That
+        // upstream socket is mid-request and cannot be reused; and the client's remaining body must still be read
+        // (and dropped, as Node does for a response sent before its body) or the client connection stalls and its
+        // next request never starts.
+        if (req.complete) return;
+        req.unpipe(up);
+        up.destroy();
+        req.resume();
+      });
       ures.pipe(res);
     };
 
