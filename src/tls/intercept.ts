@@ -14,6 +14,9 @@ import type { InnerServer } from '../http/inner-server.js';
 import { normalizeHost } from '../net/host-port.js';
 import { peekClientHello } from './peek-client-hello.js';
 
+/** TLS alerts a client sends when it does not accept our certificate (unknown CA, bad or unknown certificate). */
+const CLIENT_REJECTED_CERT = /alert (unknown ca|bad certificate|certificate unknown)/i;
+
 /** Only HTTP/1.1 inside for now (SPEC §12 leaves HTTP/2 for later). */
 const ALPN = ['http/1.1'];
 
@@ -84,13 +87,25 @@ export async function intercept(
     // A failed handshake is most often a workload that does not trust the clef-proxy CA — the first thing an
     // operator needs to see, so it is logged at info with the host (SPEC §6 has no audit code for it). Errors on
     // an established session are routine (resets) and stay at debug.
-    if (secured)
+    if (secured) {
       ctx.logger.debug({ conn_id: conn.id, code: err.code, message: err.message }, 'client TLS error');
-    else
+    } else {
+      const untrusted = CLIENT_REJECTED_CERT.test(err.message);
+      const hint = untrusted
+        ? { hint: 'the client rejected our leaf: does it trust the clef-proxy CA?' }
+        : {};
       ctx.logger.info(
-        { conn_id: conn.id, host: target.host, port: target.port, code: err.code, message: err.message },
-        'client TLS handshake failed (does the workload trust the clef-proxy CA?)',
+        {
+          conn_id: conn.id,
+          host: target.host,
+          port: target.port,
+          code: err.code,
+          message: err.message,
+          ...hint,
+        },
+        'client TLS handshake failed',
       );
+    }
     tls.destroy();
   });
   tls.once('close', () => clearTimeout(timer));

@@ -162,9 +162,9 @@ describe('nothing secret in logs, audit events or responses: the front door', ()
     }
     for (const r of EXPECTED_EVENTS) expect(reasons()).toContain(r);
     // The proxy sees the client's alert a moment after the client gave up; wait for the line, do not time it.
-    for (let i = 0; i < 100 && !logText.includes('client TLS error'); i++)
+    for (let i = 0; i < 100 && !logText.includes('client TLS handshake failed'); i++)
       await new Promise((r) => setTimeout(r, 20));
-    expect(logText).toContain('client TLS error');
+    expect(logText).toContain('client TLS handshake failed');
   });
 
   it.each(NEEDLES.map((n) => [n]))(
