@@ -1,0 +1,112 @@
+// The throughput scenarios, each measured on the direct and the proxy path interleaved round by round
+// (direct, proxy, direct, proxy, …) so drift on a shared machine hits both paths alike; medians per path.
+import { runLoad } from './load.mjs';
+import { median, medianOfRounds, ratio } from './stats.mjs';
+
+const MIB = Buffer.alloc(1 << 20, 'u');
+
+/**
+ * The load scenarios by name. `newConnection` sends `Connection: close`, so every request pays a new TCP
+ * connection + full TLS handshake (direct) or a new CONNECT + TLS handshake with the proxy (proxy path; the
+ * proxy's own upstream connection stays pooled, as it would in production).
+ */
+export const LOAD_SCENARIOS = [
+  { name: 'ka-c1', title: 'keep-alive GET 64 B, c=1', concurrency: 1, method: 'GET', path: '/small' },
+  { name: 'ka-c32', title: 'keep-alive GET 64 B, c=32', concurrency: 32, method: 'GET', path: '/small' },
+  {
+    name: 'newconn-c8',
+    title: 'new connection + TLS per request, c=8',
+    concurrency: 8,
+    method: 'GET',
+    path: '/small',
+    newConnection: true,
+  },
+  { name: 'download-1m-c4', title: '1 MiB download, c=4', concurrency: 4, method: 'GET', path: '/download' },
+  {
+    name: 'upload-1m-c4',
+    title: '1 MiB upload, c=4',
+    concurrency: 4,
+    method: 'POST',
+    path: '/upload',
+    body: MIB,
+  },
+  {
+    // Opt-in regression check: the upstream answers before it has read the body (nginx `return`, an early
+    // 401/413). Each client connection must stay usable for its next request.
+    name: 'early-answer-c4',
+    title: '1 MiB upload answered before the body is read, c=4',
+    concurrency: 4,
+    method: 'POST',
+    path: '/upload-early',
+    body: MIB,
+  },
+];
+
+/**
+ * Run one scenario for `rounds` rounds on both paths and summarise: per-round results, per-path medians, and
+ * the proxy/direct ratios (throughput ratio, added median latency).
+ * @param {(typeof LOAD_SCENARIOS)[number]} scenario
+ * @param {{ rounds: number, durationMs: number, warmupMs: number, origin: string, direct: any, proxy: any,
+ *   pids: { proxy: number, upstream: number }, upstreamConnections: () => Promise<number>,
+ *   log: (s: string) => void }} env
+ */
+export async function runInterleaved(scenario, env) {
+  const rounds = { direct: [], proxy: [] };
+  for (let round = 1; round <= env.rounds; round++) {
+    for (const path of ['direct', 'proxy']) {
+      const before = await env.upstreamConnections();
+      const result = await runLoad({
+        connector: env[path],
+        origin: env.origin,
+        concurrency: scenario.concurrency,
+        durationMs: env.durationMs,
+        warmupMs: env.warmupMs,
+        method: scenario.method,
+        path: scenario.path,
+        body: scenario.body,
+        newConnection: scenario.newConnection,
+        // The direct path has no proxy in it: its proxy columns stay empty.
+        pids: path === 'proxy' ? env.pids : { upstream: env.pids.upstream },
+      });
+      // Warm-up included: on the proxy path this shows whether upstream connections are reused.
+      result.upstream_connections = (await env.upstreamConnections()) - before;
+      rounds[path].push(result);
+      env.log(
+        `  ${scenario.name} round ${round} ${path.padEnd(6)} ${result.rps.toFixed(0).padStart(7)} req/s` +
+          `  p50 ${fmt(result.p50_ms)} ms  p99 ${fmt(result.p99_ms)} ms` +
+          `  upstream conns +${result.upstream_connections}` +
+          (result.errors ? `  errors ${result.errors} (${result.last_error})` : ''),
+      );
+    }
+  }
+  const direct = medianOfRounds(rounds.direct.map(numeric));
+  const proxy = medianOfRounds(rounds.proxy.map(numeric));
+  // Ratios are taken within each round (both paths ran back to back under the same machine load), then the
+  // median across rounds: steadier than a ratio of medians when the load on a shared box drifts.
+  const paired = (f) => median(rounds.proxy.map((p, i) => f(p, rounds.direct[i])));
+  const diff = (a, b) => (a !== null && b !== null ? a - b : null);
+  return {
+    title: scenario.title,
+    concurrency: scenario.concurrency,
+    direct,
+    proxy,
+    ratio: {
+      rps: paired((p, d) => ratio(p.rps, d.rps)),
+      rps_by_round: rounds.proxy.map((p, i) => ratio(p.rps, rounds.direct[i].rps)),
+      mib_s: paired((p, d) => ratio(p.mib_s, d.mib_s)),
+      added_p50_ms: paired((p, d) => diff(p.p50_ms, d.p50_ms)),
+      added_p99_ms: paired((p, d) => diff(p.p99_ms, d.p99_ms)),
+    },
+    rounds,
+  };
+}
+
+function numeric(result) {
+  const out = {};
+  for (const [k, v] of Object.entries(result)) if (typeof v === 'number' || v === null) out[k] = v;
+  return out;
+}
+
+function fmt(ms) {
+  return ms === null ? '-' : ms.toFixed(3);
+}

@@ -1,0 +1,80 @@
+// The benchmark's world: a temp directory, fresh random tokens, the upstream and agent children, and the
+// proxy's config file. Tokens and the secret value are generated here and only ever travel in environment
+// variables and the agent's data file; nothing prints them.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { basicAuth } from './connectors.mjs';
+import { REPO_ROOT, startAgentChild, stopChild } from './procs.mjs';
+import { startUpstream } from './upstream.mjs';
+
+/** The fixture CA that signed the upstream's certificate: the direct path and the proxy trust it. */
+export const FIXTURE_CA_PATH = join(REPO_ROOT, 'fixtures/certs/ca.crt');
+
+/**
+ * Start the upstream and the agent, and write the proxy config (listen on port 0, CA in the temp dir, audit to
+ * a file there, the fixture CA added for upstream verification). The service is a bearer-token service for
+ * `localhost:<upstream port>`, so the proxy path exercises SNI, the leaf cache, injection and the audit log.
+ * @param {'auto' | 'node' | 'nginx'} upstreamKind
+ * @param {'file' | 'stdout'} auditSink  `stdout` goes to /dev/null (the proxy child's stdout is not piped then)
+ */
+export async function setUp(upstreamKind = 'auto', auditSink = 'file') {
+  const dir = await mkdtemp(join(tmpdir(), 'clef-bench-'));
+  const workloadToken = randomBytes(16).toString('hex');
+  const agentToken = randomBytes(16).toString('hex');
+  const secret = randomBytes(16).toString('hex');
+  const children = [];
+  try {
+    const upstream = await startUpstream({ kind: upstreamKind, expectAuth: `Bearer ${secret}`, dir });
+    children.push(upstream.child);
+    const host = `localhost:${upstream.port}`;
+    const dataPath = join(dir, 'agent-data.json');
+    const data = {
+      revision: 'bench-1',
+      services: [
+        { name: 'bench', hosts: [host], path_prefix: '/', auth: { type: 'bearer', secret: 'BENCH' } },
+      ],
+      secrets: { BENCH: secret },
+    };
+    await writeFile(dataPath, JSON.stringify(data), { mode: 0o600 });
+    const agent = await startAgentChild(dataPath, agentToken);
+    children.push(agent.child);
+    const caDir = join(dir, 'ca');
+    const configPath = join(dir, 'proxy.json');
+    const config = {
+      listen: '127.0.0.1:0',
+      ca_dir: caDir,
+      agent: { url: agent.url },
+      audit: auditSink === 'file' ? { sink: 'file', path: join(dir, 'audit.jsonl') } : { sink: 'stdout' },
+      upstream_ca_file: FIXTURE_CA_PATH,
+      log_level: 'info',
+    };
+    await writeFile(configPath, JSON.stringify(config, null, 2));
+    return {
+      dir,
+      caDir,
+      configPath,
+      workloadToken,
+      agentToken,
+      authorization: basicAuth(workloadToken),
+      fixtureCa: readFileSync(FIXTURE_CA_PATH, 'utf8'),
+      origin: `https://${host}`,
+      upstream,
+      upstreamKind: upstream.kind,
+      auditSink,
+      agent,
+      /** The proxy CA's certificate (exists once a proxy has started). */
+      proxyCa: () => readFileSync(join(caDir, 'ca.crt'), 'utf8'),
+      async tearDown() {
+        for (const child of children.reverse()) await stopChild(child);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    for (const child of children) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// clef-proxy benchmark suite: `npm run bench` (builds dist/ first) or `node bench/run.mjs [--quick] …`.
+// Loopback only. Starts an HTTPS upstream, the fixture agent and `bin/clef-proxy serve` as child processes,
+// measures each load scenario on the direct and the proxy path interleaved round by round, then idle
+// connections, leaf minting and start-up; prints a table with the targets (docs/performance.md) and writes JSON.
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { cpus, loadavg, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'undici';
+import { parseBenchArgs, USAGE } from './lib/args.mjs';
+import { directConnector, proxyConnector } from './lib/connectors.mjs';
+import { runIdlePair } from './lib/idle.mjs';
+import { runLoad } from './lib/load.mjs';
+import { REPO_ROOT, startProxyChild, stopChild } from './lib/procs.mjs';
+import { analyseProfile, findProfile } from './lib/profile.mjs';
+import { evaluateTargets, formatReport } from './lib/report.mjs';
+import { LOAD_SCENARIOS, runInterleaved } from './lib/scenarios.mjs';
+import { setUp } from './lib/setup.mjs';
+import { runStartup } from './lib/startup.mjs';
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+let opts;
+try {
+  opts = parseBenchArgs(process.argv.slice(2), process.env.BENCH_OUT);
+} catch (err) {
+  log(`bench: ${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (opts.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) {
+  log('bench: dist/ is not built; run `npm run build` (npm run bench does it for you)');
+  process.exit(2);
+}
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const outPath = opts.out ?? join(REPO_ROOT, 'bench/results', `${stamp}.json`);
+const has = (name) => opts.scenarios.includes(name);
+const results = { meta: meta(), scenarios: {} };
+const env = await setUp(opts.upstream, opts.audit);
+results.meta.upstream = env.upstreamKind;
+log(`upstream: ${env.upstreamKind}, audit sink: ${opts.audit}`);
+let proxy;
+let statsClient;
+try {
+  if (has('startup')) {
+    log(`startup: 1 first start + ${opts.startupRuns} warm starts`);
+    results.startup = await runStartup({ ...env, runs: opts.startupRuns });
+  }
+  proxy = await startProxyChild(env);
+  const direct = directConnector({ ca: env.fixtureCa });
+  const viaProxy = proxyConnector({
+    proxyPort: proxy.port,
+    authorization: env.authorization,
+    ca: env.proxyCa(),
+  });
+  await sanityCheck(direct, viaProxy);
+  const pids = { proxy: proxy.pid, upstream: env.upstream.pid };
+  // One kept-alive connection of its own (opened by the first call), so reading the counter adds nothing to it.
+  statsClient = new Client(env.origin, {
+    connect: direct,
+    keepAliveTimeout: 600_000,
+    keepAliveMaxTimeout: 600_000,
+  });
+  const upstreamConnections = async () => {
+    const res = await statsClient.request({ method: 'GET', path: '/_stats' });
+    return env.upstream.connectionsFrom(await res.body.text());
+  };
+  await upstreamConnections();
+  for (const scenario of LOAD_SCENARIOS.filter((s) => has(s.name))) {
+    log(
+      `${scenario.name}: ${scenario.title}, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s per path`,
+    );
+    results.scenarios[scenario.name] = await runInterleaved(scenario, {
+      ...opts,
+      origin: env.origin,
+      direct,
+      proxy: viaProxy,
+      pids,
+      upstreamConnections,
+      log,
+    });
+  }
+  // Operational log lines the proxy wrote while under load, "listening" included: a per-request log would show here.
+  results.proxy_log_lines = proxy.lines;
+  await stopChild(proxy.child);
+  proxy = undefined;
+  if (has('idle')) {
+    log(`idle: ${opts.idleConnections} idle connections, direct (fresh upstream) then proxy (fresh proxy)`);
+    results.idle = await runIdlePair(env, opts.idleConnections);
+  }
+  if (has('leaf')) {
+    log(`leaf: ${opts.leafSamples} cold mints, cache hits in batches`);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['bench/lib/leaf.mjs', String(opts.leafSamples)],
+      {
+        cwd: REPO_ROOT,
+      },
+    );
+    results.leaf = JSON.parse(stdout);
+  }
+  if (has('profile')) results.profile = await profile();
+} finally {
+  await statsClient?.close();
+  if (proxy) await stopChild(proxy.child);
+  await env.tearDown();
+}
+
+results.meta.loadavg_at_end = loadavg();
+results.targets = evaluateTargets(results);
+mkdirSync(dirname(outPath), { recursive: true });
+writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
+const load = results.meta.loadavg_at_start[0];
+process.stdout.write(
+  `\nnode ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(1)} at start, ` +
+    `${results.meta.loadavg_at_end[0].toFixed(1)} at end${load > cpus().length ? ' (busy machine: compare ratios, not absolutes)' : ''}\n\n`,
+);
+process.stdout.write(`${formatReport(results, results.targets)}\n`);
+if (results.profile) {
+  process.stdout.write(`\nprofile (${results.profile.scenario}, proxy self time, % of busy time):\n`);
+  for (const f of results.profile.top_frames.slice(0, 15)) {
+    process.stdout.write(`  ${f.pct_busy.toFixed(1).padStart(5)} %  ${f.name}\n`);
+  }
+}
+process.stdout.write(`\nresults: ${outPath}\n`);
+
+/** One request on each path: both must answer 200, and only the proxy path may carry the injected credential. */
+async function sanityCheck(directConn, proxyConn) {
+  for (const [name, connect, want] of [
+    ['direct', directConn, 'no'],
+    ['proxy', proxyConn, 'yes'],
+  ]) {
+    const client = new Client(env.origin, { connect });
+    try {
+      const res = await client.request({ method: 'GET', path: '/small' });
+      await res.body.text();
+      if (res.statusCode !== 200 || res.headers['x-bench-auth'] !== want) {
+        throw new Error(
+          `${name} path: status ${res.statusCode}, credential injected: ${res.headers['x-bench-auth']}`,
+        );
+      }
+    } finally {
+      await client.close();
+    }
+  }
+}
+
+/** One load scenario (keep-alive c=32 by default) through a proxy run under `node --cpu-prof`. */
+async function profile() {
+  const scenario = LOAD_SCENARIOS.find((s) => s.name === opts.profileScenario);
+  const dir = join(env.dir, 'prof');
+  await mkdir(dir);
+  log(`profile: ${scenario.title} through a proxy under --cpu-prof for ${opts.profileMs / 1000} s`);
+  const profiled = await startProxyChild({
+    ...env,
+    entry: 'bench/lib/serve-unbundled.mjs',
+    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+  });
+  // Count only the measured window: the warm-up opens the proxy's upstream connections and warms the JIT.
+  const fromMicros = Number(process.hrtime.bigint() / 1000n) + opts.warmupMs * 1000;
+  try {
+    const load = await runLoad({
+      ...scenario,
+      connector: proxyConnector({
+        proxyPort: profiled.port,
+        authorization: env.authorization,
+        ca: env.proxyCa(),
+      }),
+      origin: env.origin,
+      durationMs: opts.profileMs,
+      warmupMs: opts.warmupMs,
+      pids: { proxy: profiled.pid },
+    });
+    log(`  ${load.rps.toFixed(0)} req/s under the profiler`);
+  } finally {
+    await stopChild(profiled.child);
+  }
+  const file = findProfile(dir);
+  if (!file) throw new Error('the profiled proxy wrote no .cpuprofile');
+  const kept = `${outPath.replace(/\.json$/, '')}.cpuprofile`;
+  copyFileSync(file, kept);
+  return { scenario: scenario.name, ...analyseProfile(file, { fromMicros }), file: kept };
+}
+
+function meta() {
+  let commit = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
+  } catch {}
+  return {
+    date: new Date().toISOString(),
+    commit,
+    node: process.version,
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? null,
+    kernel: release(),
+    loadavg_at_start: loadavg(),
+    settings: { ...opts, out: undefined },
+  };
+}
