@@ -61,10 +61,9 @@ export async function waitForReady(args: {
     }
     const left = deadline - Date.now();
     if (left <= 0) {
-      const why = `${displayUrl(args.url)} did not answer 200 on /v1/ready within ${timeoutMs} ms`;
-      throw new StartupError(ExitCode.AgentUnreachable, 'agent not ready', why, {
-        details: [`last attempt: ${last}`],
-      });
+      // SPEC §1: one line. The last attempt's outcome goes on it, after the contract's sentence.
+      const why = `${displayUrl(args.url)} did not answer 200 on /v1/ready within ${timeoutMs} ms (last attempt: ${last})`;
+      throw new StartupError(ExitCode.AgentUnreachable, 'agent not ready', why);
     }
     await sleep(Math.min(intervalMs, left));
   }
