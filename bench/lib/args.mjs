@@ -31,7 +31,10 @@ export const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [o
   --profile             also profile the proxy under keep-alive c=32 (node --cpu-prof) and list its top frames
   --profile-scenario <name>  profile this load scenario instead (ka-c1 … early-answer-c4)
   --out <file>          where to write the JSON results (default $BENCH_OUT, else bench/results/<timestamp>.json)
-  --help`;
+  --help
+
+Environment: BENCH_PROXY_NODE_ARGS adds node flags to the proxy process (space-separated), for experiments
+such as --max-semi-space-size=1.`;
 
 /**
  * Parse argv into the run's settings. Throws a TypeError with a one-line reason for bad input.

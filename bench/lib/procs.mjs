@@ -129,7 +129,8 @@ export async function startProxyChild(o) {
     env: cleanEnv({ CLEF_PROXY_TOKEN: o.workloadToken, CLEF_PROXY_AGENT_TOKEN: o.agentToken }),
     stream: 'stderr',
     match: (o) => o.msg === 'listening' && typeof o.port === 'number',
-    nodeArgs: o.nodeArgs,
+    // BENCH_PROXY_NODE_ARGS: extra node flags for the proxy (experiments, e.g. V8 heap sizes), space-separated.
+    nodeArgs: [...(process.env.BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(o.nodeArgs ?? [])],
     discardStdout: o.auditSink === 'stdout',
   });
   return { ...h, port: h.line.port };

@@ -17,6 +17,13 @@ import { peekClientHello } from './peek-client-hello.js';
 /** TLS alerts a client sends when it does not accept our certificate (unknown CA, bad or unknown certificate). */
 const CLIENT_REJECTED_CERT = /alert (unknown ca|bad certificate|certificate unknown)/i;
 
+/**
+ * Stream buffer of the decrypted client socket. The default 16 KiB is one TLS record: a streamed body then moves
+ * in lockstep, one record per event-loop turn and one write each; 64 KiB lets a few records queue and leave
+ * together (docs/performance.md, downloads). It bounds buffered bytes, so an idle connection costs nothing more.
+ */
+const STREAM_HWM = 64 * 1024;
+
 /** Only HTTP/1.1 inside for now (SPEC §12 leaves HTTP/2 for later). */
 const ALPN = ['http/1.1'];
 
@@ -67,7 +74,9 @@ export async function intercept(
   }
   if (socket.destroyed) return;
 
-  const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ALPN });
+  // `highWaterMark` is passed to the underlying net.Socket (Node 20 reads it; @types/node omits it): see STREAM_HWM.
+  const tlsOptions = { isServer: true, secureContext, ALPNProtocols: ALPN, highWaterMark: STREAM_HWM };
+  const tls = new TLSSocket(socket, tlsOptions);
   ctx.tracker.layer(socket, tls);
   const remaining = Math.max(0, deadline - Date.now());
   const timer = setTimeout(() => {

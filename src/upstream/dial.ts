@@ -4,7 +4,14 @@
  * after `secureConnect`, so nothing is ever written to an unverified peer.
  */
 import { type LookupFunction, connect as netConnect, type Socket } from 'node:net';
-import { connect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
+import {
+  type ConnectionOptions,
+  connect,
+  createSecureContext,
+  rootCertificates,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
 import type { HostPort } from '../net/host-port.js';
@@ -65,6 +72,7 @@ export interface DialTlsOptions {
   readonly sessions?: TlsSessionCache;
 }
 
+const UPSTREAM_HWM = 64 * 1024;
 const DEFAULT_ALPN: readonly string[] = Object.freeze(['http/1.1']);
 
 function noop(): void {}
@@ -80,7 +88,7 @@ export function dialTls(target: HostPort, opts: DialTlsOptions): Promise<TLSSock
     // `host` is still passed: Node checks the certificate's IP SANs against it.
     const servername = target.kind === 'name' ? target.host : undefined;
     const session = opts.sessions?.get(target.key);
-    const socket = connect({
+    const options: ConnectionOptions & { highWaterMark: number } = {
       host: target.host,
       port: target.port,
       ...(servername === undefined ? {} : { servername }),
@@ -88,10 +96,13 @@ export function dialTls(target: HostPort, opts: DialTlsOptions): Promise<TLSSock
       // Always on; there is deliberately no option to turn it off (SPEC §3).
       rejectUnauthorized: true,
       ALPNProtocols: [...(opts.alpn ?? DEFAULT_ALPN)],
+      // As the client side (tls/intercept.ts STREAM_HWM): a streamed body moves a few records per turn, not one.
+      highWaterMark: UPSTREAM_HWM,
       ...(session === undefined ? {} : { session }),
       ...(opts.socket === undefined ? {} : { socket: opts.socket }),
       ...(opts.lookup === undefined || opts.socket !== undefined ? {} : { lookup: opts.lookup }),
-    });
+    };
+    const socket = connect(options);
     const sessions = opts.sessions;
     if (sessions !== undefined) {
       // TLS 1.3 tickets arrive after the handshake; keep the newest for the next connect to this host:port.

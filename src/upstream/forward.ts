@@ -42,10 +42,12 @@ const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE',
 export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
   const { req, res, target } = args;
   const { agent, viaUpstreamProxy } = args.pool.agentFor(target, args.scheme);
-  const headers = [...args.rawHeaders];
   // The client's Transfer-Encoding was hop-by-hop and is stripped; re-frame a chunked body explicitly so a body
-  // on any method (even GET) keeps its framing.
-  if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+  // on any method (even GET) keeps its framing. Otherwise the caller's (fresh) list is sent as it is, uncopied.
+  const headers =
+    req.headers['transfer-encoding'] === undefined
+      ? args.rawHeaders
+      : [...args.rawHeaders, 'Transfer-Encoding', 'chunked'];
   const method = req.method ?? 'GET';
 
   return new Promise<ForwardOutcome>((resolve) => {
