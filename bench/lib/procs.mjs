@@ -130,7 +130,10 @@ export async function startProxyChild(o) {
     stream: 'stderr',
     match: (o) => o.msg === 'listening' && typeof o.port === 'number',
     // BENCH_PROXY_NODE_ARGS: extra node flags for the proxy (experiments, e.g. V8 heap sizes), space-separated.
-    nodeArgs: [...(process.env.BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(o.nodeArgs ?? [])],
+    nodeArgs: [
+      ...(process.env.BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ...(o.nodeArgs ?? []),
+    ],
     discardStdout: o.auditSink === 'stdout',
   });
   return { ...h, port: h.line.port };
