@@ -89,7 +89,9 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
       { cause: err },
     );
   }
-  logger.info({ address: proxy.address, port: proxy.port }, 'listening');
+  // SPEC §1: exactly one `listening` line, which the supervisor reads the port from — whatever log_level says.
+  // A child may be more verbose than its parent in pino, so this line is written even at `warn` or `silent`.
+  logger.child({}, { level: 'info' }).info({ address: proxy.address, port: proxy.port }, 'listening');
 
   return new Promise<ExitCodeValue>((resolve) => {
     let finished = false;

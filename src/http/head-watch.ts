@@ -25,6 +25,11 @@ export function watchHeads(socket: Socket, timeoutMs: number, onTimeout: () => v
   let firstByteBy: number | undefined;
 
   const check = () => {
+    // A closed socket's bytesRead never moves again: stop, or this timer would hold the socket forever.
+    if (socket.destroyed) {
+      timer = undefined;
+      return;
+    }
     const now = Date.now();
     if (firstByteBy === undefined && socket.bytesRead !== base) firstByteBy = lastCheck;
     if (firstByteBy !== undefined && now - firstByteBy >= timeoutMs) {
@@ -44,6 +49,8 @@ export function watchHeads(socket: Socket, timeoutMs: number, onTimeout: () => v
   return {
     idle() {
       stop();
+      // A response that ends because its client went away calls idle() after the socket's 'close' ran stop().
+      if (socket.destroyed) return;
       base = socket.bytesRead;
       lastCheck = Date.now();
       firstByteBy = undefined;

@@ -83,13 +83,22 @@ export async function intercept(
     tls.destroy();
     drop(ctx, conn, 'handshake_timeout');
   }, remaining);
-  tls.once('secure', () => {
+  // A client that hangs up before the handshake ends has left: let the connection go at once, without a deny (as
+  // the peek's `closed` outcome). The sockets are allowHalfOpen, so nothing else would end it before the deadline.
+  // After 'secure' half-close stays allowed: the inner HTTP server relies on it.
+  const gone = () => {
     clearTimeout(timer);
-    inner.accept(tls, conn);
-  });
+    tls.destroy();
+  };
+  socket.once('end', gone);
+  tls.once('end', gone);
   let secured = false;
   tls.once('secure', () => {
     secured = true;
+    clearTimeout(timer);
+    socket.off('end', gone);
+    tls.off('end', gone);
+    inner.accept(tls, conn);
   });
   tls.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
