@@ -16,7 +16,7 @@ export type { Limits } from './config/types.js';
 export type { ConnectionRefusalCode, ProxyErrorCode } from './errors.js';
 export { ERROR_TABLE, ProxyError } from './errors.js';
 export { ExitCode, StartupError } from './exit-codes.js';
-export type { RunningProxy, StartProxyOptions } from './proxy.js';
+export type { ProxyStats, RunningProxy, StartProxyOptions } from './proxy.js';
 export { startProxy } from './proxy.js';
 export type { CaMaterial } from './tls/ca-store.js';
 export { loadCa, loadOrCreateCa } from './tls/ca-store.js';

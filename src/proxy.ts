@@ -70,6 +70,15 @@ export interface RunningProxy {
   drain(timeoutMs: number): Promise<void>;
   /** Close everything now and flush the audit sink. */
   close(): Promise<void>;
+  /** Live figures for health checks and tests: open client connections and leaf-cache state. */
+  stats(): ProxyStats;
+}
+
+export interface ProxyStats {
+  /** Client connections open now (what `limits.maxConnections` bounds). */
+  readonly connections: number;
+  /** Leaf certificates cached now (bounded by `limits.leafCacheSize`) and minted since start. */
+  readonly leafCache: { readonly size: number; readonly mints: number };
 }
 
 function parseListen(listen: StartProxyOptions['listen']): ListenAddress {
@@ -176,6 +185,10 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       leafCache.setCa(ca);
     },
     drain: shutdown,
+    stats: () => ({
+      connections: ctx.tracker.size,
+      leafCache: { size: leafCache.size, mints: leafCache.mints },
+    }),
     close: () => {
       // Also ends a drain in progress at once (a second signal, SPEC §8).
       ctx.tracker.destroyAll();

@@ -16,6 +16,9 @@ import { resolveCaDir } from '../tls/ca-dir.js';
 import { loadCa, loadOrCreateCa } from '../tls/ca-store.js';
 import type { CliIo } from './io.js';
 
+/** At most one 'audit write failed' line per this interval. */
+const AUDIT_ERROR_INTERVAL_MS = 10_000;
+
 export interface ServeArgs {
   readonly configPath: string;
   readonly lambdaLoopbackOnly: boolean;
@@ -55,8 +58,16 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
     logger,
   });
 
+  // A full disk fails every batch: log the first failure at once, then at most one line per interval, each with the
+  // running count of dropped events (docs/audit.md) — the operator sees the loss without a flood.
+  let lastAuditError = 0;
   const audit = createAuditSink(config.audit, {
-    onError: (err: Error) => logger.error({ err: err.message }, 'audit write failed'),
+    onError: (err: Error) => {
+      const now = Date.now();
+      if (now - lastAuditError < AUDIT_ERROR_INTERVAL_MS) return;
+      lastAuditError = now;
+      logger.error({ err: err.message, dropped_events: audit.stats().dropped }, 'audit write failed');
+    },
   });
   const unguard = guardProcess(logger);
   let proxy: Awaited<ReturnType<typeof startProxy>>;
