@@ -8,7 +8,7 @@
  * the socket's 'close' runs the watch's `stop()` first, then the response's 'close' runs inner-server's `done()`,
  * which calls `watch.idle()` and re-arms the polling timer on the dead socket. `check()` then re-arms itself every
  * `header_timeout_ms / 4` forever (a closed socket's `bytesRead` never moves), and its closure holds the socket and
- * everything hanging off it. Suggested fix: in watchHeads, `idle()` returns without arming when `socket.destroyed`,
+ * everything hanging off it. The fix: in watchHeads, `idle()` returns without arming when `socket.destroyed`,
  * and `check()` stops when `socket.destroyed` (either alone ends the leak; both make it impossible to re-create).
  * The observable here: refed `Timeout` handles (`process.getActiveResourcesInfo()`) outlive the closed proxy.
  */

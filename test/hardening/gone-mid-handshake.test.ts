@@ -10,7 +10,7 @@
  * (a) a FIN that arrives between peekClientHello() (which removes its 'end' listener and pauses) and the
  * TLSSocket is queued behind the unshifted hello; TLSSocket's initRead() drains it with `socket.read()`, so the
  * raw net.Socket emits 'end' to no one; (b) a FIN during the handshake makes the TLSSocket emit 'end', to no one.
- * Either way only the handshake deadline closes the connection. Suggested fix (verified against this file and
+ * Either way only the handshake deadline closes the connection. The fix (verified against this file and
  * the intercept/front-door/security suites): in intercept(), until 'secure', handle 'end' on both sockets as the
  * client gone — `const gone = () => { clearTimeout(timer); tls.destroy(); }; socket.once('end', gone);
  * tls.once('end', gone);` and remove both listeners in the 'secure' handler — no deny, like peekClientHello's

@@ -4,7 +4,7 @@
  * `log_level` `warn` or `error`, serve never writes that line, so a supervisor waiting for it waits forever.
  *
  * Regression (hardening-1, fixed): src/cli/serve.ts logs it with `logger.info(…, 'listening')`, which pino drops below `info`.
- * Suggested fix: log it through a child that keeps `info` whatever the configured level —
+ * The fix: log it through a child that keeps `info` whatever the configured level —
  * `logger.child({}, { level: 'info' }).info({ address, port }, 'listening')` (pino lets a child be more verbose than
  * its parent) — so it is written exactly once at every level but `silent`, which the schema does not offer anyway.
  */
