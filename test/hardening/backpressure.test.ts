@@ -12,6 +12,7 @@ import type { RequestEvent } from '../../src/audit/events.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { httpsRequestThrough, tlsThrough } from '../helpers/tls-client.js';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from '../helpers/upstream.js';
+import { eventually } from './hardening-helpers.js';
 
 // A full GC before each reading, so garbage not yet collected does not pass for buffered bytes (or hide them).
 setFlagsFromString('--expose-gc');
@@ -27,17 +28,6 @@ afterEach(async () => {
   await upstream?.close();
   proxy = upstream = client = undefined;
 });
-
-/** Retry `fn` every `intervalMs` until it resolves; the test's own timeout bounds the wait. */
-async function eventually<T>(fn: () => Promise<T>, intervalMs = 20): Promise<T> {
-  for (;;) {
-    try {
-      return await fn();
-    } catch {
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  }
-}
 
 async function setup(handler: UpstreamHandler) {
   upstream = await startUpstream({ handler });

@@ -17,6 +17,7 @@ import {
 } from '../helpers/proxy.js';
 import { httpsRequestThrough, tlsThrough } from '../helpers/tls-client.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { eventually } from './hardening-helpers.js';
 
 let proxy: TestProxy | undefined;
 let upstream: TestUpstream | undefined;
@@ -44,17 +45,6 @@ async function echoTarget() {
   });
   await new Promise<void>((r) => target?.listen(0, '127.0.0.1', r));
   return { stats, passthrough: `127.0.0.1:${(target.address() as { port: number }).port}` };
-}
-
-/** Retry `fn` every `intervalMs` until it resolves; the test's own timeout bounds the wait. */
-async function eventually<T>(fn: () => Promise<T>, intervalMs = 20): Promise<T> {
-  for (;;) {
-    try {
-      return await fn();
-    } catch {
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  }
 }
 
 /** What a client sent a full CONNECT while the proxy is full receives, read until the proxy closes. */

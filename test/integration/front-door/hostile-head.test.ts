@@ -4,47 +4,25 @@
  * and the proxy goes on serving the next client.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DenyEvent } from '../../../src/audit/events.js';
-import {
-  basicAuth,
-  connectThrough,
-  connectTo,
-  readAll,
-  startTestProxy,
-  type TestProxy,
-} from '../../helpers/proxy.js';
+import { basicAuth, connectThrough, connectTo, readAll, type TestProxy } from '../../helpers/proxy.js';
+import { type EchoBehindProxy, startEchoBehindProxy } from './front-door-helpers.js';
 
 const MAX_HEADER_BYTES = 1024;
 const CLIENT_HELLO = readFileSync(new URL('../../../fixtures/client-hellos/curl.bin', import.meta.url));
 
+let setup: EchoBehindProxy | undefined;
 let proxy: TestProxy;
-let target: Server;
 let targetPort: number;
 let targetConnections = 0;
-const targetSockets = new Set<Socket>();
 
 beforeAll(async () => {
-  target = createServer((s) => {
-    targetConnections++;
-    targetSockets.add(s);
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  targetPort = (target.address() as { port: number }).port;
-  proxy = await startTestProxy({
-    passthroughHosts: [`127.0.0.1:${targetPort}`],
-    limits: { maxHeaderBytes: MAX_HEADER_BYTES },
-  });
+  setup = await startEchoBehindProxy({ maxHeaderBytes: MAX_HEADER_BYTES }, () => targetConnections++);
+  ({ proxy, targetPort } = setup);
 });
 
-afterAll(async () => {
-  await proxy?.close();
-  for (const s of targetSockets) s.destroy();
-  await new Promise((r) => target?.close(r));
-});
+afterAll(() => setup?.close());
 
 /** Send `bytes` on a fresh connection; resolve with everything received until the proxy closed it. */
 async function send(bytes: string | Buffer): Promise<{ text: string; client: string }> {

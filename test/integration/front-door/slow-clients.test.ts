@@ -3,43 +3,22 @@
  * not an idle timer, so a client trickling one byte every 50 ms is cut off (closed, `deny` `header_timeout`, no
  * response); a client that disconnects mid-header costs nothing and the proxy serves the next one.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basicAuth,
-  connectThrough,
-  connectTo,
-  readAll,
-  startTestProxy,
-  type TestProxy,
-} from '../../helpers/proxy.js';
+import { basicAuth, connectThrough, connectTo, readAll, type TestProxy } from '../../helpers/proxy.js';
+import { type EchoBehindProxy, startEchoBehindProxy } from './front-door-helpers.js';
 
 const HEADER_TIMEOUT_MS = 300;
 
+let setup: EchoBehindProxy | undefined;
 let proxy: TestProxy;
-let target: Server;
 let targetPort: number;
-const targetSockets = new Set<Socket>();
 
 beforeAll(async () => {
-  target = createServer((s) => {
-    targetSockets.add(s);
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  targetPort = (target.address() as { port: number }).port;
-  proxy = await startTestProxy({
-    passthroughHosts: [`127.0.0.1:${targetPort}`],
-    limits: { headerTimeoutMs: HEADER_TIMEOUT_MS },
-  });
+  setup = await startEchoBehindProxy({ headerTimeoutMs: HEADER_TIMEOUT_MS });
+  ({ proxy, targetPort } = setup);
 });
 
-afterAll(async () => {
-  await proxy?.close();
-  for (const s of targetSockets) s.destroy();
-  await new Promise((r) => target?.close(r));
-});
+afterAll(() => setup?.close());
 
 function connectHead(): string {
   return `CONNECT 127.0.0.1:${targetPort} HTTP/1.1\r\nHost: 127.0.0.1:${targetPort}\r\nProxy-Authorization: ${basicAuth()}\r\n\r\n`;

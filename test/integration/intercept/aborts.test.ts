@@ -7,29 +7,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CredentialSource } from '../../../src/agent/source.js';
 import { createStaticSource } from '../../../src/agent/static-source.js';
-import type { RequestEvent } from '../../../src/audit/events.js';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
+import { startTestProxy } from '../../helpers/proxy.js';
 import { exchangeRaw, httpsRequestThrough, requestThrough, tlsThrough } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream, type UpstreamHandler } from '../../helpers/upstream.js';
+import { startUpstream, type UpstreamHandler } from '../../helpers/upstream.js';
+import { closeKept, finalEvents, keep, startBearerService } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
+afterEach(closeKept);
 
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
-
-async function setup(handler?: UpstreamHandler) {
-  upstream = await startUpstream(handler ? { handler } : {});
-  const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'stream-secret' },
-  });
-  return { target, up: upstream, px: proxy, ca: proxy.proxy.caCertPem };
+function setup(handler?: UpstreamHandler) {
+  return startBearerService('stream-secret', handler);
 }
 
 /** Resolves when the upstream's response closes; `responded` false means the proxy went away first. */
@@ -41,12 +27,6 @@ function upstreamEnd(
   return new Promise((resolve) =>
     res.once('close', () => resolve({ responded: res.writableFinished, requestComplete: req.complete })),
   );
-}
-
-/** Close the proxy (flushing the audit sink) and return the request events: then none can still be on the way. */
-async function finalEvents(px: TestProxy): Promise<RequestEvent[]> {
-  await px.proxy.close();
-  return px.events.filter((e): e is RequestEvent => e.event === 'request');
 }
 
 describe('either side failing mid-stream', () => {
@@ -131,7 +111,7 @@ describe('either side failing mid-stream', () => {
   });
 
   it('client gone while the secret is being fetched: nothing forwarded, audited once as client_aborted', async () => {
-    upstream = await startUpstream();
+    const upstream = keep(await startUpstream());
     const target = `api.upstream.test:${upstream.port}`;
     const base = createStaticSource({
       services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
@@ -149,7 +129,7 @@ describe('either side failing mid-stream', () => {
         return base.secret(key);
       },
     };
-    proxy = await startTestProxy({ source });
+    const proxy = keep(await startTestProxy({ source }));
     const ca = proxy.proxy.caCertPem;
     const open = await requestThrough(proxy.port, target, { path: '/gone' }, { ca });
     open.req.on('error', () => {});

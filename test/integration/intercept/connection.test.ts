@@ -5,7 +5,7 @@
 import { ProxyAgent, request as undiciRequest } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { basicAuth, startTestProxy, type TestProxy } from '../../helpers/proxy.js';
+import { basicAuth, startTestProxy } from '../../helpers/proxy.js';
 import {
   countOccurrences,
   exchangeRaw,
@@ -13,25 +13,20 @@ import {
   requestThrough,
   tlsThrough,
 } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { startUpstream } from '../../helpers/upstream.js';
+import { closeKept, keep } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 async function setup(secret: string, host = 'api.upstream.test') {
-  upstream = await startUpstream();
+  const upstream = keep(await startUpstream());
   const target = `${host}:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: secret },
-  });
+  const proxy = keep(
+    await startTestProxy({
+      services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
+      secrets: { KEY: secret },
+    }),
+  );
   return { target, up: upstream, px: proxy, ca: proxy.proxy.caCertPem };
 }
 

@@ -6,38 +6,35 @@
 import { ProxyAgent, request as undiciRequest } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { basicAuth, startTestProxy, type TestProxy } from '../../helpers/proxy.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { basicAuth, startTestProxy } from '../../helpers/proxy.js';
+import { startUpstream } from '../../helpers/upstream.js';
+import { closeKept, keep } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 describe('upstream answers before the request body is read', () => {
   it('413 reaches the client and the next request on the connection is served', async () => {
-    upstream = await startUpstream({
-      handler: (req, res) => {
-        if (req.url === '/upload') {
-          // Answer at once, then drain the body, as nginx's `return` or an early 401/413 does.
-          res.writeHead(413, { 'content-length': '8' }).end('too big\n');
+    const upstream = keep(
+      await startUpstream({
+        handler: (req, res) => {
+          if (req.url === '/upload') {
+            // Answer at once, then drain the body, as nginx's `return` or an early 401/413 does.
+            res.writeHead(413, { 'content-length': '8' }).end('too big\n');
+            req.resume();
+            return;
+          }
           req.resume();
-          return;
-        }
-        req.resume();
-        req.on('end', () => res.end('next ok'));
-      },
-    });
+          req.on('end', () => res.end('next ok'));
+        },
+      }),
+    );
     const target = `api.upstream.test:${upstream.port}`;
-    proxy = await startTestProxy({
-      services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-      secrets: { KEY: 'early-secret' },
-    });
+    const proxy = keep(
+      await startTestProxy({
+        services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
+        secrets: { KEY: 'early-secret' },
+      }),
+    );
     const agent = new ProxyAgent({
       uri: `http://127.0.0.1:${proxy.port}`,
       token: basicAuth(),

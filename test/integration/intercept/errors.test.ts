@@ -6,19 +6,12 @@
 import { type AddressInfo, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { startTestProxy, type TestProxy, type TestProxyOptions } from '../../helpers/proxy.js';
+import { startTestProxy, type TestProxyOptions } from '../../helpers/proxy.js';
 import { httpsRequestThrough, type ThroughResponse } from '../../helpers/tls-client.js';
-import { type StartUpstreamOptions, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { type StartUpstreamOptions, startUpstream } from '../../helpers/upstream.js';
+import { closeKept, keep } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 function expectProxyError(res: ThroughResponse, status: number, code: string): void {
   expect(res.status).toBe(status);
@@ -34,15 +27,17 @@ async function setup(opts: {
   secretKey?: string;
   proxy?: TestProxyOptions;
 }) {
-  upstream = await startUpstream(opts.upstream);
+  const upstream = keep(await startUpstream(opts.upstream));
   const target = `api.upstream.test:${opts.port ?? upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: opts.secretKey ?? 'KEY' } }],
-    secrets: { KEY: opts.secret ?? 'the-secret' },
-    ...opts.proxy,
-  });
+  const proxy = keep(
+    await startTestProxy({
+      services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: opts.secretKey ?? 'KEY' } }],
+      secrets: { KEY: opts.secret ?? 'the-secret' },
+      ...opts.proxy,
+    }),
+  );
   const send = (path = '/x', headers: Record<string, string> = {}) =>
-    httpsRequestThrough(proxy!.port, target, { path, headers }, { ca: proxy!.proxy.caCertPem });
+    httpsRequestThrough(proxy.port, target, { path, headers }, { ca: proxy.proxy.caCertPem });
   return { target, up: upstream, px: proxy, send };
 }
 

@@ -6,27 +6,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
+import { startTestProxy } from '../../helpers/proxy.js';
 import { countOccurrences, exchangeRaw, tlsThrough } from '../../helpers/tls-client.js';
-import { type StartUpstreamOptions, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { type StartUpstreamOptions, startUpstream } from '../../helpers/upstream.js';
+import { closeKept, keep } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 async function setup(opts: { upstream?: StartUpstreamOptions }) {
-  upstream = await startUpstream(opts.upstream);
+  const upstream = keep(await startUpstream(opts.upstream));
   const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'the-secret' },
-  });
+  const proxy = keep(
+    await startTestProxy({
+      services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
+      secrets: { KEY: 'the-secret' },
+    }),
+  );
   return { target, up: upstream, px: proxy };
 }
 

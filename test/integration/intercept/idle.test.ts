@@ -5,32 +5,19 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
 import { readBody, requestThrough, tlsThrough } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream, type UpstreamHandler } from '../../helpers/upstream.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
+import { closeKept, startBearerService } from './intercept-helpers.js';
 
 const IDLE_MS = 250;
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
+afterEach(closeKept);
 
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
-
-async function setup(handler?: UpstreamHandler) {
-  upstream = await startUpstream(handler ? { handler } : {});
-  const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'idle-secret' },
-    // The header timeout is long, so a close seen here is the idle timeout's doing.
+function setup(handler?: UpstreamHandler) {
+  // The header timeout is long, so a close seen here is the idle timeout's doing.
+  return startBearerService('idle-secret', handler, {
     limits: { idleTimeoutMs: IDLE_MS, headerTimeoutMs: 60_000 },
   });
-  return { target, up: upstream, px: proxy, ca: proxy.proxy.caCertPem };
 }
 
 /** Everything received until the proxy closes the connection (the test's own timeout is the only bound). */

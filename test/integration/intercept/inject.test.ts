@@ -5,19 +5,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceInput } from '../../../src/agent/services.js';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
+import { startTestProxy } from '../../helpers/proxy.js';
 import { httpsRequestThrough } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { startUpstream } from '../../helpers/upstream.js';
+import { closeKept, keep } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 /** Values of every raw header named `name` (case-insensitive), in order. */
 function rawValues(rawHeaders: readonly string[], name: string): string[] {
@@ -29,12 +22,14 @@ function rawValues(rawHeaders: readonly string[], name: string): string[] {
 }
 
 async function setup(auth: ServiceInput['auth'], secret: string, host = 'api.upstream.test') {
-  upstream = await startUpstream();
+  const upstream = keep(await startUpstream());
   const target = `${host}:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth }],
-    secrets: { KEY: secret },
-  });
+  const proxy = keep(
+    await startTestProxy({
+      services: [{ name: 'svc', hosts: [target], auth }],
+      secrets: { KEY: secret },
+    }),
+  );
   return { target, up: upstream, px: proxy };
 }
 

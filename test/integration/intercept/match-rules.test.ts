@@ -4,19 +4,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
+import { startTestProxy } from '../../helpers/proxy.js';
 import { httpsRequestThrough, type ThroughResponse } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { startUpstream } from '../../helpers/upstream.js';
+import { closeKept, keep } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 function authValues(rawHeaders: readonly string[]): string[] {
   return rawHeaders.filter(
@@ -39,26 +32,28 @@ function expectProxyError(res: ThroughResponse, status: number, code: string): R
  * be made a passthrough host.
  */
 async function setup(v1HostIsPassthrough = false) {
-  upstream = await startUpstream();
+  const upstream = keep(await startUpstream());
   const p = upstream.port;
   const api = `api.upstream.test:${p}`;
-  proxy = await startTestProxy({
-    services: [
-      { name: 'alpha', hosts: [api], auth: { type: 'bearer', secret: 'A' } },
-      { name: 'beta', hosts: [api], auth: { type: 'bearer', secret: 'B' } },
-      { name: 'elsewhere', hosts: [`other.upstream.test:${p}`], auth: { type: 'bearer', secret: 'O' } },
-      {
-        name: 'v1',
-        hosts: [`upstream.test:${p}`],
-        path_prefix: '/v1',
-        auth: { type: 'bearer', secret: 'V' },
-      },
-    ],
-    secrets: { A: 'secret-alpha', B: 'secret-beta', O: 'secret-other', V: 'secret-v1' },
-    passthroughHosts: v1HostIsPassthrough ? [`upstream.test:${p}`] : [],
-  });
+  const proxy = keep(
+    await startTestProxy({
+      services: [
+        { name: 'alpha', hosts: [api], auth: { type: 'bearer', secret: 'A' } },
+        { name: 'beta', hosts: [api], auth: { type: 'bearer', secret: 'B' } },
+        { name: 'elsewhere', hosts: [`other.upstream.test:${p}`], auth: { type: 'bearer', secret: 'O' } },
+        {
+          name: 'v1',
+          hosts: [`upstream.test:${p}`],
+          path_prefix: '/v1',
+          auth: { type: 'bearer', secret: 'V' },
+        },
+      ],
+      secrets: { A: 'secret-alpha', B: 'secret-beta', O: 'secret-other', V: 'secret-v1' },
+      passthroughHosts: v1HostIsPassthrough ? [`upstream.test:${p}`] : [],
+    }),
+  );
   const send = (target: string, path: string, headers: Record<string, string> = {}) =>
-    httpsRequestThrough(proxy!.port, target, { path, headers }, { ca: proxy!.proxy.caCertPem });
+    httpsRequestThrough(proxy.port, target, { path, headers }, { ca: proxy.proxy.caCertPem });
   return { api, up: upstream, px: proxy, send, port: p };
 }
 

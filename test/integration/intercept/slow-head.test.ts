@@ -5,32 +5,18 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
 import { tlsThrough } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { closeKept, startBearerService } from './intercept-helpers.js';
 
 const HEADER_MS = 300;
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
+afterEach(closeKept);
 
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
-
-async function setup() {
-  upstream = await startUpstream();
-  const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'slow-secret' },
-    // The idle timeout is long, so a close seen here is the head deadline's doing.
+function setup() {
+  // The idle timeout is long, so a close seen here is the head deadline's doing.
+  return startBearerService('slow-secret', undefined, {
     limits: { headerTimeoutMs: HEADER_MS, idleTimeoutMs: 60_000 },
   });
-  return { target, up: upstream, px: proxy, ca: proxy.proxy.caCertPem };
 }
 
 function closed(tls: TLSSocket): Promise<void> {

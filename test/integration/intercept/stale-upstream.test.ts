@@ -7,18 +7,10 @@ import type { Socket } from 'node:net';
 import { ProxyAgent, request as undiciRequest } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
-import { basicAuth, startTestProxy, type TestProxy } from '../../helpers/proxy.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { basicAuth } from '../../helpers/proxy.js';
+import { closeKept, startBearerService } from './intercept-helpers.js';
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 /**
  * An upstream that answers the first request on each socket and then kills that socket the moment a second
@@ -26,30 +18,23 @@ afterEach(async () => {
  */
 async function setup() {
   const served = new WeakMap<Socket, number>();
-  upstream = await startUpstream({
-    handler: (req, res) => {
-      const n = (served.get(req.socket) ?? 0) + 1;
-      served.set(req.socket, n);
-      if (n > 1) {
-        req.socket.destroy();
-        return;
-      }
-      req.resume();
-      req.on('end', () => res.end(`ok ${req.method} ${req.url}`));
-    },
-  });
-  const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'stale-secret' },
+  const { target, up, px, ca } = await startBearerService('stale-secret', (req, res) => {
+    const n = (served.get(req.socket) ?? 0) + 1;
+    served.set(req.socket, n);
+    if (n > 1) {
+      req.socket.destroy();
+      return;
+    }
+    req.resume();
+    req.on('end', () => res.end(`ok ${req.method} ${req.url}`));
   });
   const agent = new ProxyAgent({
-    uri: `http://127.0.0.1:${proxy.port}`,
+    uri: `http://127.0.0.1:${px.port}`,
     token: basicAuth(),
     connections: 1,
-    requestTls: { ca: proxy.proxy.caCertPem },
+    requestTls: { ca },
   });
-  return { target, agent, up: upstream, px: proxy };
+  return { target, agent, up, px };
 }
 
 describe('stale kept-alive upstream sockets', () => {

@@ -4,39 +4,18 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RequestEvent } from '../../../src/audit/events.js';
-import { startTestProxy, type TestProxy } from '../../helpers/proxy.js';
 import { httpsRequestThrough, readBody, requestThrough } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream, type UpstreamHandler } from '../../helpers/upstream.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
+import { closeKept, finalEvents, startBearerService } from './intercept-helpers.js';
 
 const TEN_MIB = 10 * 1024 * 1024;
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
-
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
+afterEach(closeKept);
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function setup(handler?: UpstreamHandler) {
-  upstream = await startUpstream(handler ? { handler } : {});
-  const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'stream-secret' },
-  });
-  return { target, up: upstream, px: proxy, ca: proxy.proxy.caCertPem };
-}
-
-/** Close the proxy (flushing the audit sink) and return the request events: then none can still be on the way. */
-async function finalEvents(px: TestProxy): Promise<RequestEvent[]> {
-  await px.proxy.close();
-  return px.events.filter((e): e is RequestEvent => e.event === 'request');
+function setup(handler?: UpstreamHandler) {
+  return startBearerService('stream-secret', handler);
 }
 
 describe('10 MiB bodies stream intact', () => {

@@ -6,38 +6,18 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  connectThrough,
-  startTestProxy,
-  type TestProxy,
-  type TestProxyOptions,
-} from '../../helpers/proxy.js';
+import { connectThrough, type TestProxyOptions } from '../../helpers/proxy.js';
 import { httpsRequestThrough, openTlsThrough } from '../../helpers/tls-client.js';
-import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { closeKept, startBearerService } from './intercept-helpers.js';
 
 const HELLO_WITH_SNI = readFileSync(
   fileURLToPath(new URL('../../../fixtures/client-hellos/node-sni.bin', import.meta.url)),
 ); // SNI api.upstream.test
 
-let upstream: TestUpstream | undefined;
-let proxy: TestProxy | undefined;
+afterEach(closeKept);
 
-afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
-  proxy = undefined;
-  upstream = undefined;
-});
-
-async function setup(opts: TestProxyOptions = {}) {
-  upstream = await startUpstream();
-  const target = `api.upstream.test:${upstream.port}`;
-  proxy = await startTestProxy({
-    services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
-    secrets: { KEY: 'v' },
-    ...opts,
-  });
-  return { target, up: upstream, px: proxy };
+function setup(opts: TestProxyOptions = {}) {
+  return startBearerService('v', undefined, opts);
 }
 
 /** Everything the proxy sends on `socket` until it closes the connection (no client-side timeout). */

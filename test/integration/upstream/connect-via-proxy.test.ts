@@ -1,30 +1,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyError } from '../../../src/errors.js';
-import { type HostPort, parseHostPort } from '../../../src/net/host-port.js';
+import type { ProxyError } from '../../../src/errors.js';
 import { connectViaProxy } from '../../../src/upstream/connect-via-proxy.js';
 import { createUpstreamTrust, dialTls } from '../../../src/upstream/dial.js';
 import { parseProxyUrl } from '../../../src/upstream/proxy-url.js';
 import { startChainProxy, type TestChainProxy } from '../../helpers/chain-proxy.js';
 import { FIXTURE_CA_PEM, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { hp, rejection } from './dial-helpers.js';
 
 const trust = createUpstreamTrust([FIXTURE_CA_PEM]);
-
-function hp(text: string): HostPort {
-  const r = parseHostPort(text, undefined);
-  if (!r.ok) throw new Error(r.reason);
-  return r.value;
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProxyError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProxyError);
-    return err as ProxyError;
-  }
-  throw new Error('expected a rejection');
-}
 
 let upstream: TestUpstream | undefined;
 let chain: TestChainProxy | undefined;

@@ -1,29 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyError } from '../../../src/errors.js';
-import { type HostPort, parseHostPort } from '../../../src/net/host-port.js';
 import { createSessionCache, createUpstreamTrust, dialTcp, dialTls } from '../../../src/upstream/dial.js';
 import { FIXTURE_CA_PEM, lookupTo, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { hp, rejection } from './dial-helpers.js';
 
 const trusted = createUpstreamTrust([FIXTURE_CA_PEM]);
 const defaultsOnly = createUpstreamTrust();
-
-function hp(text: string): HostPort {
-  const r = parseHostPort(text, undefined);
-  if (!r.ok) throw new Error(r.reason);
-  return r.value;
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProxyError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProxyError);
-    return err as ProxyError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** One GET over an open TLS socket; resolves with the raw response once the server closes. */
 function roundTrip(socket: TLSSocket): Promise<string> {

@@ -1,15 +1,34 @@
-/** Shared by the pool tests: the request shape `upstream/forward.ts` uses, over a pool agent. */
+/** Shared by the pool tests: the pool they make, and the request shape `upstream/forward.ts` uses over its agent. */
 import type { Agent, IncomingMessage } from 'node:http';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { expect } from 'vitest';
 import { ProxyError } from '../../../src/errors.js';
-import { type HostPort, parseHostPort } from '../../../src/net/host-port.js';
+import type { HostPort } from '../../../src/net/host-port.js';
+import {
+  createUpstreamPool,
+  type UpstreamPool,
+  type UpstreamPoolOptions,
+} from '../../../src/upstream/pool.js';
+import { FIXTURE_CA_PEM } from '../../helpers/upstream.js';
 
-export function hp(text: string): HostPort {
-  const r = parseHostPort(text, undefined);
-  if (!r.ok) throw new Error(r.reason);
-  return r.value;
+let current: UpstreamPool | undefined;
+
+/** A pool trusting the fixture CA, with no upstream proxy unless `extra` says so; closePool() closes it. */
+export function makePool(extra: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
+  current = createUpstreamPool({
+    extraCa: [FIXTURE_CA_PEM],
+    connectTimeoutMs: 5000,
+    proxy: undefined,
+    ...extra,
+  });
+  return current;
+}
+
+/** For afterEach: close the pool the last makePool() made, if any. */
+export function closePool(): void {
+  current?.close();
+  current = undefined;
 }
 
 export interface Result {

@@ -1,24 +1,18 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createUpstreamPool,
-  type UpstreamPool,
-  type UpstreamPoolOptions,
-} from '../../../src/upstream/pool.js';
 import { parseProxyUrl } from '../../../src/upstream/proxy-url.js';
 import { startChainProxy, type TestChainProxy } from '../../helpers/chain-proxy.js';
-import { FIXTURE_CA_PEM, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
-import { get, hp, requestError } from './pool-helpers.js';
+import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { hp } from './dial-helpers.js';
+import { closePool, get, makePool, requestError } from './pool-helpers.js';
 
 let upstream: TestUpstream | undefined;
 let chain: TestChainProxy | undefined;
-let pool: UpstreamPool | undefined;
 let plain: Server | undefined;
 
 afterEach(async () => {
-  pool?.close();
-  pool = undefined;
+  closePool();
   await upstream?.close();
   await chain?.close();
   upstream = undefined;
@@ -29,16 +23,6 @@ afterEach(async () => {
     plain = undefined;
   }
 });
-
-function makePool(extra: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
-  pool = createUpstreamPool({
-    extraCa: [FIXTURE_CA_PEM],
-    connectTimeoutMs: 5000,
-    proxy: undefined,
-    ...extra,
-  });
-  return pool;
-}
 
 describe('createUpstreamPool routes', () => {
   it('chains through an authenticating proxy and runs verified TLS inside', async () => {

@@ -1,31 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createUpstreamPool,
-  type UpstreamPool,
-  type UpstreamPoolOptions,
-} from '../../../src/upstream/pool.js';
-import { FIXTURE_CA_PEM, lookupTo, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
-import { get, hp, requestError } from './pool-helpers.js';
+import { lookupTo, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { hp } from './dial-helpers.js';
+import { closePool, get, makePool, requestError } from './pool-helpers.js';
 
 let upstream: TestUpstream | undefined;
-let pool: UpstreamPool | undefined;
 
 afterEach(async () => {
-  pool?.close();
-  pool = undefined;
+  closePool();
   await upstream?.close();
   upstream = undefined;
 });
-
-function makePool(extra: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
-  pool = createUpstreamPool({
-    extraCa: [FIXTURE_CA_PEM],
-    connectTimeoutMs: 5000,
-    proxy: undefined,
-    ...extra,
-  });
-  return pool;
-}
 
 describe('createUpstreamPool', () => {
   it('reuses one upstream connection for sequential requests on the same route', async () => {

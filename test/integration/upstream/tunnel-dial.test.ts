@@ -1,16 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyError } from '../../../src/errors.js';
-import { type HostPort, parseHostPort } from '../../../src/net/host-port.js';
 import { parseProxyUrl } from '../../../src/upstream/proxy-url.js';
 import { dialRaw } from '../../../src/upstream/tunnel-dial.js';
 import { startChainProxy, type TestChainProxy } from '../../helpers/chain-proxy.js';
-
-function hp(text: string): HostPort {
-  const r = parseHostPort(text, undefined);
-  if (!r.ok) throw new Error(r.reason);
-  return r.value;
-}
+import { hp, rejection } from './dial-helpers.js';
 
 let chain: TestChainProxy | undefined;
 let server: Server | undefined;
@@ -49,16 +42,6 @@ function exchange(socket: Socket, text: string): Promise<string> {
     });
     socket.write(text);
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProxyError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProxyError);
-    return err as ProxyError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('dialRaw', () => {
