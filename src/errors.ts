@@ -115,7 +115,6 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = Object.freeze({
   407: 'Proxy Authentication Required',
   421: 'Misdirected Request',
   431: 'Request Header Fields Too Large',
-  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

@@ -3,8 +3,7 @@
  * `Proxy-Authorization` and hop-by-hop headers; a service host gets 403 `https_required` (a credential never travels
  * in plaintext), anything else 403 `host_not_allowed`. Node's parser frames every request on the connection.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServiceIndex } from '../agent/source.js';
 import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
@@ -13,7 +12,7 @@ import { type HostPort, parseHostPort } from '../net/host-port.js';
 import { authenticate } from '../pipeline/authenticate.js';
 import { stripHeaders } from '../pipeline/strip.js';
 import { forward } from '../upstream/forward.js';
-import { answerClientError } from './client-error.js';
+import { createInnerServer } from './inner-server.js';
 import { sendError } from './send-error.js';
 import { trackedHandler } from './tracked-handler.js';
 
@@ -52,33 +51,21 @@ function namesOf(index: ServiceIndex): ReadonlySet<string> {
 }
 
 export function createForwardServer(ctx: ProxyContext): ForwardServer {
-  const conns = new WeakMap<Socket, ConnInfo>();
-  const server = createServer({
-    maxHeaderSize: ctx.limits.maxHeaderBytes,
-    keepAliveTimeout: ctx.limits.idleTimeoutMs,
-    requestTimeout: 0,
-    requireHostHeader: false,
-    joinDuplicateHeaders: false,
-  });
-  const handle = trackedHandler(ctx, 'forward handler', (req, res, conn, requestId, start) =>
-    forwardOne(ctx, req, res, conn, requestId, start),
-  );
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const conn = conns.get(req.socket);
-    if (!conn) return req.socket.destroy();
-    handle(req, res, conn);
-  });
-  server.on('clientError', (err: Error, socket: Socket) =>
-    answerClientError(ctx, conns.get(socket), err, socket),
+  // The same server as inside TLS: Node's parser frames every request, parser errors are answered without
+  // splicing into a response, and each later head on the connection has its own header deadline (slowloris).
+  const http = createInnerServer(
+    ctx,
+    trackedHandler(ctx, 'forward handler', (req, res, conn, requestId, start) =>
+      forwardOne(ctx, req, res, conn, requestId, start),
+    ),
   );
   return {
     accept(conn) {
-      conns.set(conn.socket, conn);
-      server.emit('connection', conn.socket);
+      http.accept(conn.socket, conn);
       conn.socket.resume();
     },
     close() {
-      server.close();
+      http.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The HTTP/1.1 server inside an intercepted TLS session (SPEC §6): a never-listening `http.Server` fed with
- * decrypted sockets, so Node's own parser (llhttp) does all request framing — no hand-parsed bodies.
+ * The HTTP/1.1 server the proxy feeds sockets to (SPEC §6): decrypted sockets inside an intercepted TLS session,
+ * and plain connections whose first head was an absolute-form `http://` request. A never-listening `http.Server`,
+ * so Node's own parser (llhttp) does all request framing — no hand-parsed bodies.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -12,7 +13,7 @@ import { type HeadWatch, watchHeads } from './head-watch.js';
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, conn: ConnInfo) => void;
 
 export interface InnerServer {
-  /** Start serving HTTP on a socket whose TLS handshake has finished. */
+  /** Start serving HTTP on a socket (a finished TLS session, or a plain one with its first head put back). */
   accept(socket: Socket, conn: ConnInfo): void;
   close(): void;
 }
@@ -27,10 +28,9 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
   const server = createServer({
     maxHeaderSize: ctx.limits.maxHeaderBytes,
     keepAliveTimeout: ctx.limits.idleTimeoutMs,
-    headersTimeout: ctx.limits.headerTimeoutMs,
     // Streams (SSE, long downloads) may run as long as they like; the upstream timeouts bound the wait for heads.
     requestTimeout: 0,
-    // A missing Host is ours to refuse with 421 (SPEC §6), not Node's bare 400.
+    // A missing Host is ours to refuse with our own JSON 400 (check-host.ts), not Node's bare one.
     requireHostHeader: false,
     // Pipelined requests are answered in order by Node; never merge duplicate headers silently.
     joinDuplicateHeaders: false,
