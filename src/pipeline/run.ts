@@ -1,27 +1,36 @@
 /**
- * The one impure pipeline stage (STYLE habit 2): runs the pure stages in order — host check → match → secret →
- * inject → forward — answers denials, awaits the secret and the upstream, and writes exactly one `request` audit
- * event per request (SPEC §6 "Per request", §10).
+ * The one impure pipeline stage for HTTP/1.1 requests (STYLE habit 2): runs the policy stages ({@link prepareRequest}),
+ * answers denials, awaits the upstream, and writes exactly one `request` audit event per request (SPEC §6
+ * "Per request", §10).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Service } from '../agent/source.js';
 import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
-import { type AuditReason, type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js';
+import type { AuditReason } from '../errors.js';
 import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { trackedHandler } from '../http/tracked-handler.js';
 import { forward } from '../upstream/forward.js';
-import { checkRequestHost } from './check-host.js';
-import { inject } from './inject.js';
-import { matchService, parseRequestTarget } from './match-service.js';
-import { stripHeaders } from './strip.js';
+import { type Prepared, prepareRequest } from './prepare.js';
 
 /** Build the request handler for intercepted (decrypted) requests. */
 export function createInterceptHandler(ctx: ProxyContext): RequestHandler {
   return trackedHandler(ctx, 'request handler', (req, res, conn, requestId, start) =>
     pipeline(ctx, req, res, conn, requestId, start),
   );
+}
+
+/** The audit identity of a request from what the policy stages found. */
+export function requestIdentity(requestId: string, method: string, prepared: Prepared): RequestIdentity {
+  const service = prepared.service;
+  return {
+    request_id: requestId,
+    method,
+    path: prepared.auditPath,
+    service: service?.name ?? null,
+    auth_type: service?.auth.type ?? null,
+    secret_ref: service?.auth.secret ?? null,
+  };
 }
 
 async function pipeline(
@@ -33,58 +42,19 @@ async function pipeline(
   start: bigint,
 ): Promise<void> {
   const target = conn.target!;
-  const rawUrl = req.url ?? '';
-  const parsedTarget = parseRequestTarget(rawUrl);
-  let service: Service | null = null;
-  const id = (): RequestIdentity => ({
-    request_id: requestId,
-    method: req.method ?? '',
-    path: parsedTarget.ok ? parsedTarget.value.path : '',
-    service: service?.name ?? null,
-    auth_type: service?.auth.type ?? null,
-    secret_ref: service?.auth.secret ?? null,
-  });
-  const refused = (reason: AuditReason, status: number | null) =>
-    ctx.audit.write(deniedRequestEvent(conn, target, id(), reason, status, start));
-  const deny = (code: ProxyErrorCode, extras?: ErrorExtras) => refused(code, sendError(res, code, extras));
-
-  // Raw headers, not req.headers.host: Node keeps only the first of two Host lines there (SPEC §6).
-  const host = checkRequestHost(req.rawHeaders, target);
-  if (!host.ok) return deny(host.code, host.extras);
-  if (!parsedTarget.ok) return deny(parsedTarget.code, parsedTarget.extras);
-
   const clefService = req.headers['x-clef-service'];
-  const match = matchService({
-    index: ctx.source.services(),
-    target,
-    path: parsedTarget.value.path,
+  const prepared = await prepareRequest(ctx, conn, target, {
+    rawUrl: req.url ?? '',
+    rawHeaders: req.rawHeaders,
     clefService: Array.isArray(clefService) ? clefService.join(',') : clefService,
-    isPassthrough: ctx.passthrough.has(target.key),
   });
-  if (!match.ok) return deny(match.code, match.extras);
+  const method = req.method ?? '';
+  const refused = (reason: AuditReason, status: number | null) =>
+    ctx.audit.write(
+      deniedRequestEvent(conn, target, requestIdentity(requestId, method, prepared), reason, status, start),
+    );
+  if (!prepared.ok) return refused(prepared.code, sendError(res, prepared.code, prepared.extras));
 
-  let path = rawUrl;
-  let rawHeaders = stripHeaders(req.rawHeaders);
-  if (match.value.kind === 'service') {
-    const svc = match.value.service;
-    service = svc;
-    let secret: string;
-    try {
-      const pending = ctx.source.secret(svc.auth.secret);
-      secret = typeof pending === 'string' ? pending : await pending;
-    } catch (err) {
-      // Fail closed (SPEC §5): the request is never forwarded without its credential.
-      ctx.logger.warn(
-        { conn_id: conn.id, service: svc.name, secret_ref: svc.auth.secret, cause: causeOf(err) },
-        'secret unavailable',
-      );
-      return deny('credential_unavailable');
-    }
-    const injected = inject({ path, rawHeaders }, svc.auth, secret);
-    if (!injected.ok) return deny(injected.code, injected.extras);
-    path = injected.value.path;
-    rawHeaders = injected.value.rawHeaders;
-  }
   // The client went away while the secret was awaited: nothing was sent upstream and no answer can reach it.
   // Audited as what happened (SPEC §10 `client_aborted`), not as a malformed request. The socket is checked too:
   // a response queued behind another (pipelining) is never marked destroyed when the connection closes.
@@ -96,14 +66,19 @@ async function pipeline(
     res,
     target,
     scheme: 'https',
-    path,
-    rawHeaders,
+    path: prepared.path,
+    rawHeaders: prepared.rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
   });
-  ctx.audit.write(forwardedRequestEvent(conn, target, id(), service ? 'inject' : 'forward', outcome, start));
-}
-
-function causeOf(err: unknown): string {
-  if (err instanceof ProxyError && err.cause instanceof Error) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
+  const decision = prepared.service ? 'inject' : 'forward';
+  ctx.audit.write(
+    forwardedRequestEvent(
+      conn,
+      target,
+      requestIdentity(requestId, method, prepared),
+      decision,
+      outcome,
+      start,
+    ),
+  );
 }

@@ -1,0 +1,107 @@
+/**
+ * The policy half of the pipeline, shared by every request shape the proxy carries (an HTTP/1.1 request, an HTTP/2
+ * stream, a WebSocket upgrade): host check → target parse → match → secret → inject → strip (SPEC §6 "Per request").
+ * It awaits the secret but writes nothing to any socket: the caller turns a denial into its own kind of response and
+ * audit event, and forwards a success its own way.
+ */
+import type { Service } from '../agent/source.js';
+import type { ConnInfo, ProxyContext } from '../context.js';
+import { type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js';
+import type { HostPort } from '../net/host-port.js';
+import { checkRequestHost } from './check-host.js';
+import { inject } from './inject.js';
+import { matchService, parseRequestTarget } from './match-service.js';
+import { stripHeaders } from './strip.js';
+
+/** What the pipeline needs of a request, whatever protocol carried it. */
+export interface RequestInput {
+  /** The request target as sent (origin-form: path and query). */
+  readonly rawUrl: string;
+  /** Node's flat `[name, value, …]` list; `Host` (or h2 `:authority` mapped to it) included. */
+  readonly rawHeaders: readonly string[];
+  /** `X-Clef-Service`, joined when repeated. */
+  readonly clefService: string | undefined;
+}
+
+/** The audit identity of a request so far: known as soon as each stage has run. */
+export interface Prepared {
+  /** The path without its query, or '' when the target did not parse. */
+  readonly auditPath: string;
+  /** The matched service, or null (no match yet, or a passthrough forward). */
+  readonly service: Service | null;
+}
+
+export interface PreparedOk extends Prepared {
+  readonly ok: true;
+  /** The target to send upstream (a query credential included). */
+  readonly path: string;
+  /** Headers to send upstream: stripped, credential injected. */
+  readonly rawHeaders: string[];
+}
+
+export interface PreparedDenied extends Prepared {
+  readonly ok: false;
+  readonly code: ProxyErrorCode;
+  readonly extras?: ErrorExtras;
+}
+
+export type PreparedRequest = PreparedOk | PreparedDenied;
+
+/** Run the policy stages for one request on an intercepted connection to `target`. */
+export async function prepareRequest(
+  ctx: ProxyContext,
+  conn: ConnInfo,
+  target: HostPort,
+  input: RequestInput,
+): Promise<PreparedRequest> {
+  const parsedTarget = parseRequestTarget(input.rawUrl);
+  const auditPath = parsedTarget.ok ? parsedTarget.value.path : '';
+  let service: Service | null = null;
+  const denied = (code: ProxyErrorCode, extras?: ErrorExtras): PreparedDenied =>
+    extras === undefined
+      ? { ok: false, code, auditPath, service }
+      : { ok: false, code, extras, auditPath, service };
+
+  // Raw headers, not req.headers.host: Node keeps only the first of two Host lines there (SPEC §6).
+  const host = checkRequestHost(input.rawHeaders, target);
+  if (!host.ok) return denied(host.code, host.extras);
+  if (!parsedTarget.ok) return denied(parsedTarget.code, parsedTarget.extras);
+
+  const match = matchService({
+    index: ctx.source.services(),
+    target,
+    path: parsedTarget.value.path,
+    clefService: input.clefService,
+    isPassthrough: ctx.passthrough.has(target.key),
+  });
+  if (!match.ok) return denied(match.code, match.extras);
+
+  let path = input.rawUrl;
+  let rawHeaders = stripHeaders(input.rawHeaders);
+  if (match.value.kind === 'service') {
+    const svc = match.value.service;
+    service = svc;
+    let secret: string;
+    try {
+      const pending = ctx.source.secret(svc.auth.secret);
+      secret = typeof pending === 'string' ? pending : await pending;
+    } catch (err) {
+      // Fail closed (SPEC §5): the request is never forwarded without its credential.
+      ctx.logger.warn(
+        { conn_id: conn.id, service: svc.name, secret_ref: svc.auth.secret, cause: causeOf(err) },
+        'secret unavailable',
+      );
+      return denied('credential_unavailable');
+    }
+    const injected = inject({ path, rawHeaders }, svc.auth, secret);
+    if (!injected.ok) return denied(injected.code, injected.extras);
+    path = injected.value.path;
+    rawHeaders = injected.value.rawHeaders;
+  }
+  return { ok: true, path, rawHeaders, auditPath, service };
+}
+
+function causeOf(err: unknown): string {
+  if (err instanceof ProxyError && err.cause instanceof Error) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
