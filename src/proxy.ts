@@ -4,6 +4,8 @@
  * `serve` is a thin shell over this.
  */
 import type { LookupFunction } from 'node:net';
+import { type Readiness, readiness } from './admin/readiness.js';
+import { type AdminServer, startAdminServer } from './admin/server.js';
 import type { CredentialSource } from './agent/source.js';
 import type { AuditEvent } from './audit/events.js';
 import { type AuditSink, fromFunction, nullSink } from './audit/sink.js';
@@ -17,6 +19,7 @@ import { createInnerServer } from './http/inner-server.js';
 import { createConnTracker } from './lifecycle/conn-tracker.js';
 import { type Logger, silentLogger } from './log/logger.js';
 import { parseHostPort } from './net/host-port.js';
+import { isLoopbackHost } from './net/loopback.js';
 import { parseNoProxy } from './net/no-proxy.js';
 import { prepareToken } from './pipeline/authenticate.js';
 import { createInterceptHandler } from './pipeline/run.js';
@@ -55,6 +58,16 @@ export interface StartProxyOptions {
   readonly logger?: Logger;
   /** DNS lookup used for upstream connections (tests point names at 127.0.0.1). */
   readonly lookup?: LookupFunction;
+  /** The admin listener (`/healthz`, `/readyz`, `/metrics`); none when absent. Loopback only. */
+  readonly admin?: { readonly listen: string | ListenAddress };
+}
+
+/** The admin listener failed to bind (the CLI maps it to exit 6, like the main listener). */
+export class AdminListenError extends Error {
+  constructor(cause: unknown) {
+    super(`admin listen failed: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
+    this.name = 'AdminListenError';
+  }
 }
 
 export interface RunningProxy {
@@ -72,6 +85,10 @@ export interface RunningProxy {
   close(): Promise<void>;
   /** Live figures for health checks and tests: open client connections and leaf-cache state. */
   stats(): ProxyStats;
+  /** The admin listener's port, when `admin` was given. */
+  readonly adminPort: number | undefined;
+  /** What `/readyz` answers now. */
+  readiness(): Readiness;
 }
 
 export interface ProxyStats {
@@ -157,6 +174,21 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const listener = await listen(ctx, parseListen(options.listen), (socket) => {
     void handleConnection(deps, socket);
   });
+  const ready = () => readiness(ctx.source, ctx.tracker.draining);
+  let admin: AdminServer | undefined;
+  if (options.admin) {
+    const at = parseListen(options.admin.listen);
+    if (!isLoopbackHost(at.host)) {
+      listener.server.close();
+      throw new TypeError(`admin.listen must be a loopback address, got "${at.host}"`);
+    }
+    try {
+      admin = await startAdminServer(at, { draining: () => ctx.tracker.draining, ready });
+    } catch (err) {
+      listener.server.close();
+      throw new AdminListenError(err);
+    }
+  }
 
   let closed: Promise<void> | undefined;
   const shutdown = (timeoutMs: number): Promise<void> => {
@@ -167,6 +199,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       forwardServer.close();
       pool.close();
       await ctx.audit.flush();
+      // Last: the supervisor keeps reading `/healthz` 503 until the drain is over.
+      await admin?.close();
     })();
     return closed;
   };
@@ -185,6 +219,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       leafCache.setCa(ca);
     },
     drain: shutdown,
+    adminPort: admin?.port,
+    readiness: ready,
     stats: () => ({
       connections: ctx.tracker.size,
       leafCache: { size: leafCache.size, mints: leafCache.mints },

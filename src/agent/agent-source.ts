@@ -122,14 +122,24 @@ export async function createAgentSource(options: AgentSourceOptions): Promise<Ag
     throw err;
   }
   logger.info({ revision: first.index.revision, services: first.index.services.length }, 'services loaded');
+  // For /readyz and /metrics: the last time the agent answered at all, and how many refreshes failed.
+  let lastContactMs: number | undefined = Date.now();
+  let refreshFailures = 0;
+  const contact = <T>(answer: T): T => {
+    lastContactMs = Date.now();
+    return answer;
+  };
 
   const listeners = new Set<(index: ServiceIndex) => void>();
   const poller = createServicesPoller({
-    client,
+    client: { services: (etag) => client.services(etag).then(contact) },
     refreshMs: options.refreshMs,
     initial: first.index,
     initialEtag: first.etag,
-    onWarning: (message) => logger.warn(message),
+    onWarning: (message) => {
+      refreshFailures++;
+      logger.warn(message);
+    },
     onUpdate(index) {
       logger.info({ revision: index.revision, services: index.services.length }, 'services updated');
       for (const listener of listeners) {
@@ -141,12 +151,17 @@ export async function createAgentSource(options: AgentSourceOptions): Promise<Ag
       }
     },
   });
-  const cache = createSecretCache({ ttlMs: options.secretTtlMs, fetch: (key) => client.secret(key) });
+  const cache = createSecretCache({
+    ttlMs: options.secretTtlMs,
+    fetch: (key) => client.secret(key).then(contact),
+  });
 
   return {
     services: () => poller.current(),
     secret: (key) => cache.get(key),
     refresh: () => poller.refreshNow(),
+    health: () => ({ lastContactMs, refreshMs: options.refreshMs }),
+    stats: () => ({ secretCacheHits: cache.hits, secretCacheMisses: cache.misses, refreshFailures }),
     onServices(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

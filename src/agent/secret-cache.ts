@@ -22,6 +22,9 @@ export interface SecretCache {
   get(key: string): string | Promise<string>;
   /** Forget every value; fetches already in flight still answer their callers but are not stored. */
   clear(): void;
+  /** Lookups answered from memory / that had to wait for a fetch (for metrics). */
+  readonly hits: number;
+  readonly misses: number;
 }
 
 interface Entry {
@@ -46,6 +49,8 @@ export function createSecretCache(options: SecretCacheOptions): SecretCache {
   const inflight = new Map<string, Promise<string>>();
   // Bumped by clear(): a fetch started before it must not repopulate the cache afterwards.
   let generation = 0;
+  let hits = 0;
+  let misses = 0;
 
   function start(key: string): Promise<string> {
     const gen = generation;
@@ -74,15 +79,25 @@ export function createSecretCache(options: SecretCacheOptions): SecretCache {
     get(key) {
       const entry = values.get(key);
       if (entry !== undefined) {
-        if (now() < entry.expiresAt) return entry.value;
+        if (now() < entry.expiresAt) {
+          hits++;
+          return entry.value;
+        }
         values.delete(key);
       }
+      misses++;
       return inflight.get(key) ?? start(key);
     },
     clear() {
       generation++;
       values.clear();
       inflight.clear();
+    },
+    get hits() {
+      return hits;
+    },
+    get misses() {
+      return misses;
     },
   };
 }

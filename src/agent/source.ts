@@ -50,4 +50,24 @@ export interface CredentialSource {
   onServices?(listener: (index: ServiceIndex) => void): () => void;
   /** Stop timers and close sockets. */
   close?(): Promise<void>;
+  /** For `/readyz`: when the agent last answered, and how often it is asked. Absent for static sources. */
+  health?(): SourceHealth;
+  /** For `/metrics`: counters kept since the source started. */
+  stats?(): SourceStats;
+}
+
+/** See {@link CredentialSource.health}. */
+export interface SourceHealth {
+  /** `Date.now()` of the last successful agent answer (ready, services or secret), undefined before any. */
+  readonly lastContactMs: number | undefined;
+  /** `agent.services_refresh_ms`. */
+  readonly refreshMs: number;
+}
+
+/** See {@link CredentialSource.stats}. */
+export interface SourceStats {
+  readonly secretCacheHits: number;
+  readonly secretCacheMisses: number;
+  /** Services refreshes that failed or were rejected (the last good set was kept). */
+  readonly refreshFailures: number;
 }

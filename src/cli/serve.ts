@@ -11,7 +11,7 @@ import { resolveServe } from '../config/resolve.js';
 import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
 import { guardProcess, onSignals } from '../lifecycle/signals.js';
 import { createLogger } from '../log/logger.js';
-import { startProxy } from '../proxy.js';
+import { AdminListenError, startProxy } from '../proxy.js';
 import { resolveCaDir } from '../tls/ca-dir.js';
 import { loadCa, loadOrCreateCa } from '../tls/ca-store.js';
 import type { CliIo } from './io.js';
@@ -87,11 +87,21 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
       audit,
       limits: config.limits,
       logger,
+      ...(config.admin ? { admin: { listen: config.admin.listen } } : {}),
     });
   } catch (err) {
     unguard();
     await source.close?.();
     await audit.close();
+    if (err instanceof AdminListenError && config.admin) {
+      const at = config.admin.listen;
+      throw new StartupError(
+        ExitCode.BindFailure,
+        'admin listen failed',
+        `${at.host}:${at.port}: ${(err.cause as NodeJS.ErrnoException).code ?? err.message}`,
+        { cause: err },
+      );
+    }
     const e = err as NodeJS.ErrnoException;
     throw new StartupError(
       ExitCode.BindFailure,
@@ -102,7 +112,12 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
   }
   // SPEC §1: exactly one `listening` line, which the supervisor reads the port from — whatever log_level says.
   // A child may be more verbose than its parent in pino, so this line is written even at `warn` or `silent`.
-  logger.child({}, { level: 'info' }).info({ address: proxy.address, port: proxy.port }, 'listening');
+  const listening = {
+    address: proxy.address,
+    port: proxy.port,
+    ...(proxy.adminPort === undefined ? {} : { admin_port: proxy.adminPort }),
+  };
+  logger.child({}, { level: 'info' }).info(listening, 'listening');
 
   return new Promise<ExitCodeValue>((resolve) => {
     let finished = false;

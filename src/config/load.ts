@@ -133,6 +133,7 @@ function toProxyConfig(w: WireConfig): ProxyConfig {
       leafCacheSize: l.leaf_cache_size,
     },
     logLevel: w.log_level,
+    admin: w.admin && { listen: w.admin.listen },
   });
 }
 

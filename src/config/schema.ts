@@ -40,6 +40,15 @@ export function parseListen(text: string): Parsed<ListenAddress> {
   return { ok: true, value: Object.freeze({ host: norm.host, port: Number(port) }) };
 }
 
+/** `admin.listen`: a listen address on loopback only — the admin endpoints carry no auth (issue 14). */
+export function parseAdminListen(text: string): Parsed<ListenAddress> {
+  const r = parseListen(text);
+  if (!r.ok) return r;
+  if (!isLoopbackHost(r.value.host))
+    return { ok: false, reason: 'must be a loopback address (127.0.0.0/8, ::1 or localhost)' };
+  return r;
+}
+
 // normalizeHost/parseHostPort throw on a bracketed IPv6 zone id (`[fe80::1%eth0]`); a config typo must give
 // exit 2 with a path, not an uncaught TypeError.
 function safeNormalizeHost(host: string): ReturnType<typeof normalizeHost> {
@@ -212,6 +221,7 @@ export const ConfigSchema = v.strictObject(
     upstream_ca_file: v.optional(nonEmptyString),
     drain_timeout_ms: v.optional(positiveInt),
     limits: v.optional(limitsSchema, {}),
+    admin: v.optional(v.strictObject({ listen: parsed(parseAdminListen) }, objectMessage)),
     log_level: v.optional(
       v.picklist(
         ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],

@@ -77,4 +77,6 @@ export interface ProxyConfig {
   readonly drainTimeoutMs: number | undefined;
   readonly limits: Limits;
   readonly logLevel: LogLevel;
+  /** The admin listener (health, readiness, metrics); undefined = none. Loopback only. */
+  readonly admin: { readonly listen: ListenAddress } | undefined;
 }

@@ -91,6 +91,8 @@ export interface ServeProcess {
   readonly child: ChildProcess;
   /** From the `listening` line. */
   readonly port: number;
+  /** The whole `listening` record (`admin_port`, …). */
+  readonly listening: Readonly<Record<string, unknown>>;
   readonly address: string;
   /** Lines so far (they keep arriving until `exit` settles). */
   readonly stdoutLines: string[];
@@ -197,6 +199,7 @@ export async function spawnServe(opts: SpawnServeOptions): Promise<ServeProcess>
   return {
     child,
     port: listening.port as number,
+    listening,
     address: listening.address as string,
     stdoutLines: out.stdout,
     stderrLines: out.stderr,

@@ -23,6 +23,12 @@ describe('parseConfig: each field, its bad values, the exact line', () => {
     ['root null', null, ['(root): expected an object, got null']],
     ['root array', [], ['listen: required', '(root): expected an object, got an array']],
     ['listen missing', {}, ['listen: required']],
+    [
+      'admin.listen not loopback',
+      { ...L, admin: { listen: '0.0.0.0:9090' } },
+      ['admin.listen: must be a loopback address (127.0.0.0/8, ::1 or localhost)'],
+    ],
+    ['admin without listen', { ...L, admin: {} }, ['admin.listen: required']],
     ['listen a number', { listen: 5 }, ['listen: expected a string, got 5']],
     ['listen without port', { listen: 'foo' }, ['listen: expected "host:port" or "[v6]:port", got "foo"']],
     [
@@ -277,6 +283,7 @@ describe('parseConfig: accepted configs', () => {
     expect(c.drainTimeoutMs).toBe(10000);
     expect(c.limits).toEqual(DEFAULT_LIMITS);
     expect(c.logLevel).toBe('info');
+    expect(c.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 } });
     expect(Object.isFrozen(c.upstreamProxy)).toBe(true);
     expect(Object.isFrozen(c.audit)).toBe(true);
   });
