@@ -12,12 +12,13 @@ import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { parseBenchArgs, USAGE } from './lib/args.mjs';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
+import { findHey } from './lib/hey.mjs';
 import { runIdlePair } from './lib/idle.mjs';
 import { runLoad } from './lib/load.mjs';
 import { REPO_ROOT, startProxyChild, stopChild } from './lib/procs.mjs';
 import { analyseProfile, findProfile } from './lib/profile.mjs';
 import { evaluateTargets, formatReport } from './lib/report.mjs';
-import { LOAD_SCENARIOS, runInterleaved } from './lib/scenarios.mjs';
+import { checkedPath, LOAD_SCENARIOS, runInterleaved } from './lib/scenarios.mjs';
 import { setUp } from './lib/setup.mjs';
 import { runStartup } from './lib/startup.mjs';
 
@@ -43,7 +44,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outPath = opts.out ?? join(REPO_ROOT, 'bench/results', `${stamp}.json`);
 const has = (name) => opts.scenarios.includes(name);
 const results = { meta: meta(), scenarios: {} };
-const env = await setUp(opts.upstream, opts.audit);
+const env = await setUp(opts.upstream, opts.audit, opts.client !== 'undici' && findHey() !== undefined);
 results.meta.upstream = env.upstreamKind;
 log(`upstream: ${env.upstreamKind}, audit sink: ${opts.audit}`);
 let proxy;
@@ -73,6 +74,7 @@ try {
     return env.upstream.connectionsFrom(await res.body.text());
   };
   await upstreamConnections();
+  const hey = nativeClient(proxy.port);
   for (const scenario of LOAD_SCENARIOS.filter((s) => has(s.name))) {
     log(
       `${scenario.name}: ${scenario.title}, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s per path`,
@@ -84,6 +86,8 @@ try {
       proxy: viaProxy,
       pids,
       upstreamConnections,
+      hey,
+      clients: opts.client === 'hey' ? ['hey'] : hey ? ['undici', 'hey'] : ['undici'],
       log,
     });
   }
@@ -131,7 +135,10 @@ if (results.profile) {
 }
 process.stdout.write(`\nresults: ${outPath}\n`);
 
-/** One request on each path: both must answer 200, and only the proxy path may carry the injected credential. */
+/**
+ * One request on each path: both must answer 200, and only the proxy path may carry the injected credential.
+ * Then the upstream's `?expect=` gate, which checks every measured request, must refuse the wrong expectation.
+ */
 async function sanityCheck(directConn, proxyConn) {
   for (const [name, connect, want] of [
     ['direct', directConn, 'no'],
@@ -146,10 +153,35 @@ async function sanityCheck(directConn, proxyConn) {
           `${name} path: status ${res.statusCode}, credential injected: ${res.headers['x-bench-auth']}`,
         );
       }
+      const other = name === 'direct' ? 'proxy' : 'direct';
+      const wrong = await client.request({ method: 'GET', path: checkedPath('/small', other) });
+      await wrong.body.text();
+      if (wrong.statusCode !== 403)
+        throw new Error(`${name} path: the ?expect= gate answered ${wrong.statusCode}`);
     } finally {
       await client.close();
     }
   }
+}
+
+/** hey's settings for the native client, or undefined (with the reason printed) when it is off or missing. */
+function nativeClient(proxyPort) {
+  if (opts.client === 'undici') return undefined;
+  const bin = findHey();
+  if (!bin || !env.nativeOrigin) {
+    const why = bin ? env.nativeSkipped : 'hey is not installed (Debian: apt-get install hey)';
+    if (opts.client === 'hey') throw new Error(`--client hey: ${why}`);
+    log(`native client skipped: ${why}`);
+    results.meta.native_client = { skipped: why };
+    return undefined;
+  }
+  const bodyFile = join(env.dir, 'body-1m.bin');
+  writeFileSync(bodyFile, Buffer.alloc(1 << 20, 'u'));
+  results.meta.native_client = { client: 'hey', bin };
+  log(`native client: ${bin}`);
+  // Go sends Proxy-Authorization on its CONNECT only from the proxy URL's userinfo (hey.mjs).
+  const proxyUrl = `http://bench:${env.workloadToken}@127.0.0.1:${proxyPort}`;
+  return { bin, proxyUrl, bodyFile, origin: env.nativeOrigin };
 }
 
 /** One load scenario (keep-alive c=32 by default) through a proxy run under `node --cpu-prof`. */

@@ -28,6 +28,8 @@ export const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [o
   --idle-connections <n>  idle MITM'd connections to hold open (default 1000)
   --upstream <kind>     auto (default: nginx when installed, else node), node or nginx
   --audit <sink>        the proxy's audit sink: file (default, in the temp dir) or stdout (to /dev/null)
+  --client <which>      load clients: both (default: undici, and the native client hey when it is installed,
+                        else skipped with the reason printed), undici, or hey (fails when hey is missing)
   --profile             also profile the proxy under keep-alive c=32 (node --cpu-prof) and list its top frames
   --profile-scenario <name>  profile this load scenario instead (ka-c1 … early-answer-c4)
   --out <file>          where to write the JSON results (default $BENCH_OUT, else bench/results/<timestamp>.json)
@@ -54,6 +56,7 @@ export function parseBenchArgs(argv, benchOut) {
       'profile-scenario': { type: 'string', default: 'ka-c32' },
       upstream: { type: 'string', default: 'auto' },
       audit: { type: 'string', default: 'file' },
+      client: { type: 'string', default: 'both' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -79,6 +82,8 @@ export function parseBenchArgs(argv, benchOut) {
   if (!['auto', 'node', 'nginx'].includes(values.upstream))
     throw new TypeError('--upstream must be auto, node or nginx');
   if (!['file', 'stdout'].includes(values.audit)) throw new TypeError('--audit must be file or stdout');
+  if (!['both', 'undici', 'hey'].includes(values.client))
+    throw new TypeError('--client must be both, undici or hey');
   const durationMs = positive(values.duration, 'duration', quick ? 1 : 5) * 1000;
   return {
     help: values.help,
@@ -94,6 +99,7 @@ export function parseBenchArgs(argv, benchOut) {
     profileScenario,
     upstream: values.upstream,
     audit: values.audit,
+    client: values.client,
     out: values.out ?? benchOut,
   };
 }

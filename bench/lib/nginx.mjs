@@ -30,6 +30,17 @@ function freePort() {
   });
 }
 
+/**
+ * Whether `port` on 127.0.0.1 can be bound right now (443 needs root or CAP_NET_BIND_SERVICE).
+ * @param {number} port
+ */
+export function canBind(port) {
+  return new Promise((resolve) => {
+    const s = createServer().listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
 function canConnect(port) {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port }, () => {
@@ -55,7 +66,7 @@ function childPids(pid) {
 
 const q = (s) => JSON.stringify(s);
 
-function config(dir, port, expectAuth) {
+function config(dir, port, expectAuth, extraPort) {
   const certs = join(REPO_ROOT, 'fixtures/certs');
   const auth = expectAuth ? `${q(expectAuth)} yes;` : '';
   return `worker_processes 1;
@@ -74,12 +85,16 @@ http {
   keepalive_requests 100000000;
   default_type application/octet-stream;
   map $http_authorization $bench_auth { default no; ${auth} }
+  # ?expect=yes|no: the credential must (proxy path) or must not (direct path) have arrived, else 403. hey cannot
+  # read response headers, so this checks every one of its responses (hey.mjs).
+  map "$arg_expect:$bench_auth" $bench_mismatch { default 0; "yes:no" 1; "no:yes" 1; }
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${port} ssl;${extraPort ? `\n    listen 127.0.0.1:${extraPort} ssl;` : ''}
     ssl_certificate ${q(join(certs, 'upstream.crt'))};
     ssl_certificate_key ${q(join(certs, 'upstream.key'))};
     root ${q(join(dir, 'www'))};
     add_header x-bench-auth $bench_auth always;
+    if ($bench_mismatch) { return 403; }
     location = /small { return 200 "${'x'.repeat(64)}"; }
     location = /download { try_files /download =404; }
     # Read the whole body before answering, as upstream-server.mjs does: 'return' alone would answer first and
@@ -102,8 +117,9 @@ http {
 
 /**
  * Start nginx in the foreground on a free port, serving from `dir` (created). Resolves once it accepts
- * connections. `pid` is the worker's (the process that does the work); `child` is the master.
- * @param {{ bin: string, dir: string, expectAuth: string }} o
+ * connections. `pid` is the worker's (the process that does the work); `child` is the master. With `extraPort`
+ * the same server also listens there (443 for hey, see setup.mjs).
+ * @param {{ bin: string, dir: string, expectAuth: string, extraPort?: number }} o
  */
 export async function startNginx(o) {
   await mkdir(join(o.dir, 'tmp'), { recursive: true });
@@ -113,7 +129,7 @@ export async function startNginx(o) {
   await writeFile(join(o.dir, 'www/upload-ok'), 'ok');
   const port = await freePort();
   const conf = join(o.dir, 'nginx.conf');
-  await writeFile(conf, config(o.dir, port, o.expectAuth), { mode: 0o600 });
+  await writeFile(conf, config(o.dir, port, o.expectAuth, o.extraPort), { mode: 0o600 });
   const child = spawn(o.bin, ['-p', o.dir, '-c', conf, '-g', 'daemon off;'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -19,23 +19,28 @@ export const FIXTURE_CA_PATH = join(REPO_ROOT, 'fixtures/certs/ca.crt');
  * `localhost:<upstream port>`, so the proxy path exercises SNI, the leaf cache, injection and the audit log.
  * @param {'auto' | 'node' | 'nginx'} upstreamKind
  * @param {'file' | 'stdout'} auditSink  `stdout` goes to /dev/null (the proxy child's stdout is not piped then)
+ * @param {boolean} nativePort  also serve on 127.0.0.1:443 for hey (`nativeOrigin`), when possible
  */
-export async function setUp(upstreamKind = 'auto', auditSink = 'file') {
+export async function setUp(upstreamKind = 'auto', auditSink = 'file', nativePort = false) {
   const dir = await mkdtemp(join(tmpdir(), 'clef-bench-'));
   const workloadToken = randomBytes(16).toString('hex');
   const agentToken = randomBytes(16).toString('hex');
   const secret = randomBytes(16).toString('hex');
   const children = [];
   try {
-    const upstream = await startUpstream({ kind: upstreamKind, expectAuth: `Bearer ${secret}`, dir });
+    const upstream = await startUpstream({
+      kind: upstreamKind,
+      expectAuth: `Bearer ${secret}`,
+      dir,
+      nativePort,
+    });
     children.push(upstream.child);
     const host = `localhost:${upstream.port}`;
+    const hosts = upstream.nativePort ? [host, `localhost:${upstream.nativePort}`] : [host];
     const dataPath = join(dir, 'agent-data.json');
     const data = {
       revision: 'bench-1',
-      services: [
-        { name: 'bench', hosts: [host], path_prefix: '/', auth: { type: 'bearer', secret: 'BENCH' } },
-      ],
+      services: [{ name: 'bench', hosts, path_prefix: '/', auth: { type: 'bearer', secret: 'BENCH' } }],
       secrets: { BENCH: secret },
     };
     await writeFile(dataPath, JSON.stringify(data), { mode: 0o600 });
@@ -61,6 +66,9 @@ export async function setUp(upstreamKind = 'auto', auditSink = 'file') {
       authorization: basicAuth(workloadToken),
       fixtureCa: readFileSync(FIXTURE_CA_PATH, 'utf8'),
       origin: `https://${host}`,
+      /** The same upstream on port 443, for hey (upstream.mjs says why), or undefined with `nativeSkipped`. */
+      nativeOrigin: upstream.nativePort ? 'https://localhost' : undefined,
+      nativeSkipped: upstream.nativeSkipped,
       upstream,
       upstreamKind: upstream.kind,
       auditSink,

@@ -11,7 +11,7 @@
 //   GET  /_stats    {"connections":N}: TLS connections accepted so far (shows whether the proxy reuses its
 //                   upstream connections or opens new ones under keep-alive load)
 // Every response carries `x-bench-auth: yes|no`: whether the request arrived with the `Authorization` header the
-// bench expects (BENCH_EXPECT_AUTH). The runner checks it once per path, so a proxy run that did not inject is
+// bench expects (BENCH_EXPECT_AUTH); with `?expect=yes|no` a mismatch is a 403 instead. The runner checks it once per path, so a proxy run that did not inject is
 // caught instead of measured. The expected value is compared, never printed.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -39,7 +39,14 @@ const server = createServer(
     requestTimeout: 0,
   },
   (req, res) => {
-    const path = req.url ?? '/';
+    const [path, query = ''] = (req.url ?? '/').split('?');
+    // ?expect=yes|no: the credential must (proxy path) or must not (direct path) have arrived (nginx.mjs).
+    const expect = /(?:^|&)expect=(yes|no)(?:&|$)/.exec(query)?.[1];
+    const auth = expected !== '' && req.headers.authorization === expected ? 'yes' : 'no';
+    if (expect !== undefined && expect !== auth) {
+      req.resume();
+      return reply(req, res, 403, Buffer.from('credential mismatch'));
+    }
     if (req.method === 'GET' && path === '/small') return reply(req, res, 200, SMALL);
     if (req.method === 'GET' && path === '/download') return reply(req, res, 200, MIB);
     if (req.method === 'POST' && path === '/upload-early') {

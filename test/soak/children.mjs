@@ -45,10 +45,12 @@ async function spawnWithLine(argv, env) {
 
 const baseEnv = () => ({ PATH: process.env.PATH ?? '' });
 
-export async function startUpstreamChild(secrets) {
+/** The soak's upstream; it closes a keep-alive connection idle for `idleMs`. */
+export async function startUpstreamChild(secrets, idleMs) {
   const { child, first } = await spawnWithLine([join(HERE, 'upstream.mjs')], {
     ...baseEnv(),
     SOAK_SECRETS: JSON.stringify(secrets),
+    SOAK_UPSTREAM_IDLE_MS: String(idleMs),
   });
   return { child, port: first.port, control: first.control };
 }

@@ -1,5 +1,6 @@
 // The soak's load: `clients` kept-alive workers (one undici ProxyAgent each, so one tunnel per origin per worker)
-// plus a steady stream of brand-new connections (a fresh ProxyAgent per request), for as long as `running()`.
+// plus `churn` churning workers that open a brand-new connection (a fresh ProxyAgent) for every request, for as
+// long as `running()`.
 // The mix: intercepted requests for all three auth types (bearer, api_key_header, api_key_query, told apart by
 // path prefix on `localhost`) and passthrough requests (TLS end to end through a blind tunnel to 127.0.0.1).
 // About `abortRate` of the requests go to a slow endpoint and are aborted by the client after the first chunk.
@@ -19,9 +20,9 @@ export function newCounters() {
   };
 }
 
-function recordError(counters, err) {
+function recordError(counters, kind, err) {
   counters.errors++;
-  const key = String(err?.code ?? err?.message ?? err).slice(0, 120);
+  const key = `${kind === 'plain' ? 'passthrough' : 'intercepted'}: ${String(err?.code ?? err?.message ?? err).slice(0, 120)}`;
   counters.errorKinds.set(key, (counters.errorKinds.get(key) ?? 0) + 1);
 }
 
@@ -51,17 +52,27 @@ async function one(opts, counters, dispatcher, abortRate) {
     }
     bucket.completed++;
   } catch (err) {
-    recordError(counters, err);
+    recordError(counters, kind, err);
   }
 }
 
 /**
  * Run the load until `running()` turns false; resolves once every worker has stopped and closed its connections.
- * `opts`: { proxyUrl, proxyAuth, ca, upstreamPort, clients, thinkMs, newConnEveryMs, abortRate }.
+ * `opts`: { proxyUrl, proxyAuth, ca, upstreamPort, clients, churn, thinkMs, newConnEveryMs, abortRate }.
  */
 export async function runLoad(opts, counters, running) {
+  // keepAliveMaxTimeout: a client lets an idle connection go after 2 s, well before the upstream closes its end
+  // of an idle one (5 s): on a passthrough tunnel that upstream is the client's peer, and a request sent as the
+  // upstream closes would fail on the direct path just the same (undici's own margin is 2 s of a late timer on
+  // this loaded event loop). The proxy's pool meets those closes itself, without this margin.
   const agent = (connections) =>
-    new ProxyAgent({ uri: opts.proxyUrl, token: opts.proxyAuth, requestTls: { ca: opts.ca }, connections });
+    new ProxyAgent({
+      uri: opts.proxyUrl,
+      token: opts.proxyAuth,
+      requestTls: { ca: opts.ca },
+      connections,
+      keepAliveMaxTimeout: 2_000,
+    });
 
   const worker = async () => {
     const dispatcher = agent(1);
@@ -74,22 +85,21 @@ export async function runLoad(opts, counters, running) {
     await dispatcher.close();
   };
 
-  const fresh = async () => {
-    const inflight = new Set();
+  // One new connection per request, aborts included: an aborted request on a fresh connection is the case where
+  // the client's only socket goes away mid-response.
+  const churner = async () => {
+    await sleep(Math.random() * opts.newConnEveryMs);
     while (running()) {
-      if (inflight.size < 20) {
-        const dispatcher = agent(1);
-        const p = one(opts, counters, dispatcher, 0).finally(async () => {
-          await dispatcher.close();
-          counters.newConnections++;
-          inflight.delete(p);
-        });
-        inflight.add(p);
-      }
+      const dispatcher = agent(1);
+      await one(opts, counters, dispatcher, opts.abortRate);
+      await dispatcher.close();
+      counters.newConnections++;
       await sleep(opts.newConnEveryMs);
     }
-    await Promise.all(inflight);
   };
 
-  await Promise.all([...Array.from({ length: opts.clients }, worker), fresh()]);
+  await Promise.all([
+    ...Array.from({ length: opts.clients }, worker),
+    ...Array.from({ length: opts.churn }, churner),
+  ]);
 }

@@ -27,7 +27,11 @@ export function report(r) {
   const totalDone = c.intercepted.completed + c.plain.completed;
   const reasons = [...audit.reasons].map(([k, n]) => `${k}: ${n}`).join(', ');
   const rows = [
-    ['duration, load', `${r.seconds} s, ${r.clients} kept-alive clients + a new connection every ~50 ms`],
+    [
+      'duration, load',
+      `${r.seconds} s, ${r.clients} kept-alive clients + ${r.churn} churning (a new connection per request); ` +
+        `upstream closes idle keep-alives after ${r.upstreamIdleMs / 1000} s`,
+    ],
     [
       'requests completed',
       `${totalDone} (intercepted ${c.intercepted.completed}, passthrough ${c.plain.completed}; ` +
@@ -50,9 +54,10 @@ export function report(r) {
       `${growth >= 0 ? '+' : ''}${f1(growth * 100)} % (limit < ${RSS_GROWTH_LIMIT * 100} %)`,
     ],
     [
-      'fds: baseline / peak / clients gone',
+      `fds: baseline / peak / ${fd.afterSeconds} s after the clients left`,
       `${fd.baseline} / ${samples.fdPeak} / ${fd.after} (limit baseline + ${fd.slack})`,
     ],
+    ['fds by kind: at start / at the end', `${fd.startKinds} / ${fd.endKinds}`],
     [
       'probe latency ms: p50 / p99 / max (event-loop stand-in)',
       `${f1(probe.p50_ms)} / ${f1(probe.p99_ms)} / ${f1(probe.max_ms)}`,

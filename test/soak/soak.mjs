@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // The soak (`npm run test:soak`; not part of `npm test`): the real `clef-proxy serve` with a file audit sink, the
-// fixture agent and an HTTPS upstream, each a child process, under 200 kept-alive clients plus a steady stream of
-// new connections, ~2 % deliberate client aborts, all three auth types and passthrough tunnels. Prints a table
-// and exits 1 on any unexpected error, RSS growth ≥ 10 % after warm-up, file descriptors not back to the
-// baseline, an audit count that does not match what the clients did, or a serve that does not exit 0.
-// Env: SOAK_SECONDS (default 360), SOAK_CLIENTS (200), SOAK_THINK_MS (20), SOAK_NEW_CONN_MS (50),
-// SOAK_ABORT_RATE (0.02); SOAK_SERVE_NODE_FLAGS (node flags for serve, e.g. --trace-gc); SOAK_KEEP=1 keeps the temp dir (audit file, config). Method and last result: docs/hardening.md.
+// fixture agent and an HTTPS upstream that closes idle keep-alives after 5 s, each a child process, under 200
+// kept-alive clients plus 8 churning ones (a new connection per request), ~5 % deliberate client aborts, all three
+// auth types and passthrough tunnels. Prints a table and exits 1 on any unexpected error, RSS growth ≥ 10 % after
+// warm-up, file descriptors not back to the baseline 30 s after the clients left, an audit count that does not
+// match what the clients did, or a serve that does not exit 0.
+// Env: SOAK_SECONDS (default 600), SOAK_CLIENTS (200), SOAK_CHURN (8), SOAK_THINK_MS (20), SOAK_NEW_CONN_MS (50),
+// SOAK_ABORT_RATE (0.05), SOAK_UPSTREAM_IDLE_MS (5000), SOAK_SETTLE_SECONDS (30); SOAK_SERVE_NODE_FLAGS (node
+// flags for serve, e.g. --trace-gc); SOAK_KEEP=1 keeps the temp dir (audit file, config). Method and last result:
+// docs/hardening.md.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,12 +25,18 @@ import {
   startUpstreamChild,
   stopChild,
 } from './children.mjs';
+import { fdBreakdown, formatBreakdown } from './fds.mjs';
 import { newCounters, runLoad } from './load.mjs';
 import { report } from './report.mjs';
 
 const num = (name, fallback) => (process.env[name] === undefined ? fallback : Number(process.env[name]));
-const SECONDS = num('SOAK_SECONDS', 360);
+const SECONDS = num('SOAK_SECONDS', 600);
 const CLIENTS = num('SOAK_CLIENTS', 200);
+const CHURN = num('SOAK_CHURN', 8);
+const UPSTREAM_IDLE_MS = num('SOAK_UPSTREAM_IDLE_MS', 5_000);
+// Every descriptor must be back within the configured idle timeouts (idle_timeout_ms 10 s; the upstream pool
+// keeps idle sockets min(idle, 30 s) = 10 s): 30 s after the clients left leaves margin on a busy machine.
+const SETTLE_SECONDS = num('SOAK_SETTLE_SECONDS', 30);
 const FD_SLACK = 5;
 const log = (line) => process.stderr.write(`soak: ${line}\n`);
 
@@ -51,12 +60,12 @@ try {
 process.exit(exitCode);
 
 async function main() {
-  log(`building the CLI, then ${SECONDS} s with ${CLIENTS} clients`);
+  log(`building the CLI, then ${SECONDS} s with ${CLIENTS} kept-alive + ${CHURN} churning clients`);
   const bin = await buildCli(join(dir, 'build'));
   const secrets = { bearer: hex(), header: hex(), query: hex() };
   const agentToken = hex();
   const workloadToken = hex();
-  const upstream = await startUpstreamChild(secrets);
+  const upstream = await startUpstreamChild(secrets, UPSTREAM_IDLE_MS);
   children.push(upstream.child);
   const host = `localhost:${upstream.port}`;
   const svc = (name, auth) => ({ name, hosts: [host], path_prefix: `/${name}`, auth });
@@ -101,7 +110,13 @@ async function main() {
   const proxyAuth = `Basic ${Buffer.from(`soak:${workloadToken}`).toString('base64')}`;
 
   await sleep(1_000);
+  const ports = {
+    proxyPort: serve.port,
+    upstreamPort: upstream.port,
+    agentPort: Number(new URL(agent.url).port),
+  };
   const fdBaseline = await fdCount(pid);
+  const fdsAtStart = formatBreakdown(await fdBreakdown(pid, ports));
   const rssStart = await rssMiB(pid);
   const probe = startProbe({
     SOAK_PROXY_URL: proxyUrl,
@@ -148,9 +163,10 @@ async function main() {
       ca,
       upstreamPort: upstream.port,
       clients: CLIENTS,
+      churn: CHURN,
       thinkMs: num('SOAK_THINK_MS', 20),
       newConnEveryMs: num('SOAK_NEW_CONN_MS', 50),
-      abortRate: num('SOAK_ABORT_RATE', 0.02),
+      abortRate: num('SOAK_ABORT_RATE', 0.05),
     },
     counters,
     () => Date.now() < endAt,
@@ -159,12 +175,15 @@ async function main() {
   probe.child.kill('SIGTERM');
   const probeResult = await probe.result;
 
-  // Clients gone: wait for the proxy to let go of every socket (the upstream pool keeps idle ones ≤ 10 s).
-  let fdAfter = await fdCount(pid);
-  for (let i = 0; i < 60 && fdAfter > fdBaseline + FD_SLACK; i++) {
-    await sleep(500);
-    fdAfter = await fdCount(pid);
-  }
+  // Clients gone (every connection closed by them): SETTLE_SECONDS later the proxy must have let go of every
+  // socket — the upstream pool's idle ones (≤ 10 s here) and those the upstream closed itself (after 5 s) too.
+  const clientsGone = Date.now();
+  await sleep(SETTLE_SECONDS * 1000);
+  const fdAfter = await fdCount(pid);
+  const fdsAtEnd = formatBreakdown(await fdBreakdown(pid, ports));
+  log(
+    `${SETTLE_SECONDS} s after the clients left: ${fdAfter} fds (${fdsAtEnd}); at start ${fdBaseline} (${fdsAtStart})`,
+  );
   const rssAfter = await rssMiB(pid);
   const upstreamStats = await (await fetch(`http://127.0.0.1:${upstream.control}/stats`)).json();
 
@@ -177,7 +196,16 @@ async function main() {
     counters,
     probe: probeResult,
     samples,
-    fd: { baseline: fdBaseline, after: fdAfter, slack: FD_SLACK },
+    fd: {
+      baseline: fdBaseline,
+      after: fdAfter,
+      slack: FD_SLACK,
+      afterSeconds: Math.round((Date.now() - clientsGone) / 1000),
+      startKinds: fdsAtStart,
+      endKinds: fdsAtEnd,
+    },
+    churn: CHURN,
+    upstreamIdleMs: UPSTREAM_IDLE_MS,
     rss: { start: rssStart, after: rssAfter },
     audit,
     upstream: upstreamStats,

@@ -2,7 +2,9 @@
 // against the proxy's or the clients'. Serves the fixture certificate (SAN localhost, 127.0.0.1) and checks
 // that every intercepted request arrives with exactly the credential its service injects; a plain
 // (passthrough) request must arrive with none. A plain-HTTP control port answers GET /stats.
-// Env: SOAK_SECRETS = JSON {bearer, header, query}. Prints one line {"port":N,"control":M} once listening.
+// Env: SOAK_SECRETS = JSON {bearer, header, query}; SOAK_UPSTREAM_IDLE_MS: idle keep-alive connections are closed
+// after this long (default 5 s), so the proxy's pool meets sockets the upstream has already closed.
+// Prints one line {"port":N,"control":M} once listening.
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
@@ -45,7 +47,7 @@ function slow(res) {
 const server = createServer({
   key: readFileSync(new URL('upstream.key', certs)),
   cert: readFileSync(new URL('upstream.crt', certs)),
-  keepAliveTimeout: 60_000,
+  keepAliveTimeout: Number(process.env.SOAK_UPSTREAM_IDLE_MS ?? 5_000),
 });
 server.on('connection', () => {
   stats.tcp++;
