@@ -4,11 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createAgentSource } from '../agent/agent-source.js';
-import { createAuditSink } from '../audit/create-sink.js';
+import { type AuditErrorSource, createAuditSink } from '../audit/create-sink.js';
 import type { Env } from '../config/env.js';
 import { loadConfigFile } from '../config/load.js';
 import { resolveServe } from '../config/resolve.js';
 import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
+import { closeAuditBy, LOCAL_GRACE_MS, until } from '../lifecycle/close-audit.js';
 import { guardProcess, onSignals } from '../lifecycle/signals.js';
 import { createLogger } from '../log/logger.js';
 import { AdminListenError, startProxy } from '../proxy.js';
@@ -58,15 +59,19 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
     logger,
   });
 
-  // A full disk fails every batch: log the first failure at once, then at most one line per interval, each with the
-  // running count of dropped events (docs/audit.md) — the operator sees the loss without a flood.
-  let lastAuditError = 0;
-  const audit = createAuditSink(config.audit, {
-    onError: (err: Error) => {
+  // A full disk or a dead receiver fails every batch: per sink, log the first failure at once, then at most one
+  // line per interval, each with that sink's running count of dropped events (docs/audit.md) — the operator sees
+  // the loss without a flood, and one failing sink never hides another's.
+  const lastAuditError = new Map<string, number>();
+  const audit = createAuditSink(settings.audit, {
+    extraCa: upstreamCa,
+    onError: (err: Error, from?: AuditErrorSource) => {
+      const name = from?.sink ?? config.audit[0]?.sink ?? 'audit';
       const now = Date.now();
-      if (now - lastAuditError < AUDIT_ERROR_INTERVAL_MS) return;
-      lastAuditError = now;
-      logger.error({ err: err.message, dropped_events: audit.stats().dropped }, 'audit write failed');
+      if (now - (lastAuditError.get(name) ?? 0) < AUDIT_ERROR_INTERVAL_MS) return;
+      lastAuditError.set(name, now);
+      const dropped = from?.dropped ?? audit.stats().dropped;
+      logger.error({ sink: name, err: err.message, dropped_events: dropped }, 'audit write failed');
     },
   });
   const unguard = guardProcess(logger);
@@ -119,15 +124,19 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
   };
   logger.child({}, { level: 'info' }).info(listening, 'listening');
 
+  const auditName = config.audit[0]?.sink ?? 'audit';
   return new Promise<ExitCodeValue>((resolve) => {
     let finished = false;
-    const finish = async () => {
+    // SPEC §8 plus docs/audit.md: the drain, the audit flush included, ends by drain_timeout_ms after the signal;
+    // whatever a sink still holds then is counted on the `stopped` line as unsent.
+    const finish = async (deadline: number) => {
       if (finished) return;
       finished = true;
       unsignal();
       await source.close?.();
-      await audit.close();
-      logger.info('stopped');
+      const report = await closeAuditBy(audit, deadline, auditName);
+      const lost = report.audit_unsent + report.audit_dropped;
+      logger[lost > 0 ? 'warn' : 'info'](report, 'stopped');
       logger.flush();
       unguard();
       resolve(ExitCode.Ok);
@@ -136,13 +145,17 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
       drain: (signal) => {
         // drain() closes the listener before it returns: log after it, so "draining" is only ever read once new
         // connections are already refused (a supervisor may act on the line).
+        const deadline = Date.now() + settings.drainTimeoutMs;
         const drained = proxy.drain(settings.drainTimeoutMs);
         logger.info({ signal, drain_timeout_ms: settings.drainTimeoutMs }, 'draining');
-        void drained.then(finish);
+        // drain() ends by flushing the audit sink, which a dead receiver would hold up: bound it by the deadline.
+        void until(drained, deadline).then(() => finish(deadline));
       },
       now: (signal) => {
         logger.info({ signal }, 'stopping now');
-        void proxy.close().then(finish);
+        // Give up on undelivered audit events at once; closeAuditBy counts them.
+        audit.abort?.();
+        void until(proxy.close(), Date.now() + LOCAL_GRACE_MS).then(() => finish(Date.now()));
       },
       reload: () => {
         logger.info('SIGHUP: reloading CA and services');

@@ -17,6 +17,11 @@ export interface Env {
   readonly home: string | undefined;
   readonly xdgDataHome: string | undefined;
   readonly localAppData: string | undefined;
+  /**
+   * Any other variable, by name: the values audit sink headers reference (`"$SIEM_TOKEN"`, docs/audit.md).
+   * Read when called, from the same source as the rest.
+   */
+  readonly variable: (name: string) => string | undefined;
 }
 
 type Source = Readonly<Record<string, string | undefined>>;
@@ -47,5 +52,6 @@ export function readEnv(src: Source = process.env, platform: NodeJS.Platform = p
     home: first(src, 'HOME', 'USERPROFILE'),
     xdgDataHome: first(src, 'XDG_DATA_HOME'),
     localAppData: first(src, 'LOCALAPPDATA'),
+    variable: (name: string) => (Object.hasOwn(src, name) ? src[name] : undefined),
   });
 }

@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import { ExitCode, StartupError } from '../exit-codes.js';
 import type { HostPort } from '../net/host-port.js';
-import { ConfigSchema, type WireConfig } from './schema.js';
+import { type AuditSinkWire, ConfigSchema, type WireConfig } from './schema.js';
 import { isUnknownKeyIssue, structureLines, summarizeIssues } from './summarize.js';
-import type { ProxyConfig } from './types.js';
+import type { AuditSettings, ProxyConfig } from './types.js';
 
 /** The result of {@link parseConfig}: a config, or every issue as a `<path>: <message>` line. */
 export type ParseConfigResult =
@@ -103,6 +103,24 @@ function uniqueHosts(hosts: readonly HostPort[]): HostPort[] {
   return [...byKey.values()];
 }
 
+function toAuditSettings(a: AuditSinkWire): AuditSettings {
+  switch (a.sink) {
+    case 'stdout':
+      return { sink: 'stdout' };
+    case 'file':
+      return { sink: 'file', path: a.path, maxBytes: a.max_bytes, maxFiles: a.max_files };
+    case 'webhook':
+    case 'otlp': {
+      const batching = { batchMax: a.batch_max, flushMs: a.flush_ms, queueMax: a.queue_max };
+      // Still templates: resolveServe expands `$NAME` references against the environment.
+      const headers = { ...a.headers };
+      return a.sink === 'webhook'
+        ? { sink: 'webhook', url: a.url, headers, ...batching }
+        : { sink: 'otlp', endpoint: a.endpoint, headers, ...batching };
+    }
+  }
+}
+
 function toProxyConfig(w: WireConfig): ProxyConfig {
   const l = w.limits;
   return deepFreeze<ProxyConfig>({
@@ -115,10 +133,7 @@ function toProxyConfig(w: WireConfig): ProxyConfig {
       secretTtlMs: w.agent.secret_ttl_ms,
     },
     passthroughHosts: uniqueHosts(w.passthrough_hosts),
-    audit:
-      w.audit.sink === 'file'
-        ? { sink: 'file', path: w.audit.path, maxBytes: w.audit.max_bytes, maxFiles: w.audit.max_files }
-        : { sink: 'stdout' },
+    audit: w.audit.map(toAuditSettings),
     upstreamProxy: w.upstream_proxy && { url: w.upstream_proxy.url, noProxy: w.upstream_proxy.no_proxy },
     upstreamCaFile: w.upstream_ca_file,
     drainTimeoutMs: w.drain_timeout_ms,

@@ -7,9 +7,10 @@ import { ExitCode, StartupError } from '../exit-codes.js';
 import { decideLambdaWaiver, isLambda, LAMBDA_DRAIN_TIMEOUT_MS } from '../lifecycle/lambda.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { parseNoProxy } from '../net/no-proxy.js';
+import { expandHeaderValue } from './audit-fields.js';
 import type { Env } from './env.js';
 import { agentUrlProblem, normalizeAgentUrl, proxyUrlProblem } from './schema.js';
-import type { ProxyConfig, UpstreamProxySettings } from './types.js';
+import type { AuditSettings, ProxyConfig, UpstreamProxySettings } from './types.js';
 
 /** SPEC §8 default drain outside Lambda. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
@@ -25,6 +26,8 @@ export interface ServeSettings {
   readonly workloadToken: string | null;
   readonly drainTimeoutMs: number;
   readonly upstreamProxy: UpstreamProxySettings;
+  /** The audit sinks with header templates expanded; each sink's `headers` is non-enumerable (never logged). */
+  readonly audit: readonly AuditSettings[];
   readonly lambda: boolean;
   /** Things the operator should know, to be logged at `warn` once the logger exists. */
   readonly warnings: readonly string[];
@@ -70,6 +73,35 @@ function resolveUpstreamProxy(config: ProxyConfig, env: Env, warnings: string[])
 }
 
 /**
+ * Expand the `$NAME` references in the shipping sinks' header values (docs/audit.md). Throws `StartupError`
+ * exit 2 naming the header and the variable — never a value — when a variable is unset or empty. The expanded
+ * headers are non-enumerable, so a logged or spread settings object does not carry them.
+ */
+export function resolveAuditSinks(audit: readonly AuditSettings[], env: Env): readonly AuditSettings[] {
+  return Object.freeze(
+    audit.map((sink, i) => {
+      if (sink.sink !== 'webhook' && sink.sink !== 'otlp') return sink;
+      const at = audit.length === 1 ? 'audit' : `audit[${i}]`;
+      const headers: Record<string, string> = {};
+      for (const [name, template] of Object.entries(sink.headers)) {
+        const r = expandHeaderValue(template, env.variable);
+        if (r.ok) headers[name] = r.value;
+        else
+          throw invalid(
+            'invalid config',
+            'missing' in r
+              ? `${at}.headers.${name}: environment variable ${r.missing} is not set`
+              : `${at}.headers.${name}: ${r.invalid}`,
+          );
+      }
+      const resolved = { ...sink };
+      Object.defineProperty(resolved, 'headers', { value: Object.freeze(headers), enumerable: false });
+      return Object.freeze(resolved);
+    }),
+  );
+}
+
+/**
  * Resolve `serve`'s settings (SPEC §1, §2, §7, §9). Throws `StartupError`:
  * exit 2 for no or a non-loopback agent URL, a non-loopback `listen` under Lambda, or a bad env proxy URL;
  * then exit 4 for a missing/empty `CLEF_PROXY_AGENT_TOKEN`, or `CLEF_PROXY_TOKEN` unless the Lambda waiver applies.
@@ -94,6 +126,7 @@ export function resolveServe(config: ProxyConfig, env: Env, flags: ServeFlags): 
     );
   }
   const upstreamProxy = resolveUpstreamProxy(config, env, warnings);
+  const audit = resolveAuditSinks(config.audit, env);
 
   // (b) Tokens: exit 4. An empty value counts as missing (SPEC §1).
   const agentToken = env.agentToken ?? '';
@@ -126,6 +159,7 @@ export function resolveServe(config: ProxyConfig, env: Env, flags: ServeFlags): 
     agentUrl: normalizeAgentUrl(rawAgentUrl),
     drainTimeoutMs: config.drainTimeoutMs ?? (lambda ? LAMBDA_DRAIN_TIMEOUT_MS : DEFAULT_DRAIN_TIMEOUT_MS),
     upstreamProxy,
+    audit,
     lambda,
     warnings: Object.freeze(warnings),
   };

@@ -8,7 +8,9 @@ import { type HostPort, normalizeHost, parseHostPort } from '../net/host-port.js
 import { isLoopbackHost } from '../net/loopback.js';
 import { parseNoProxy } from '../net/no-proxy.js';
 import { quoteInput } from '../net/quote.js';
-import { DEFAULT_AGENT, DEFAULT_LIMITS, type ListenAddress } from './types.js';
+import { auditUrlProblem, headerNameProblem, headerValueProblem } from './audit-fields.js';
+import { byShape } from './summarize.js';
+import { DEFAULT_AGENT, DEFAULT_AUDIT_BATCHING, DEFAULT_LIMITS, type ListenAddress } from './types.js';
 
 type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
@@ -173,7 +175,33 @@ const agentSchema = v.strictObject(
   objectMessage,
 );
 
-const auditSchema = v.variant(
+/** A checked string: `problem` names what is wrong with it, or returns undefined. */
+function checkedString(problem: (text: string) => string | undefined) {
+  return v.pipe(
+    v.string('expected a string'),
+    v.rawCheck<string>(({ dataset, addIssue }) => {
+      const why = dataset.typed ? problem(dataset.value) : undefined;
+      if (why !== undefined) addIssue({ message: why });
+    }),
+  );
+}
+
+/** Header names are checked here, values are templates (`config/audit-fields.ts`); neither is ever quoted. */
+const headersSchema = v.record(
+  checkedString(headerNameProblem),
+  checkedString(headerValueProblem),
+  'expected an object of header names to values',
+);
+
+/** `batch_max`, `flush_ms`, `queue_max`: shared by the shipping sinks. */
+const batching = {
+  batch_max: v.optional(positiveInt, DEFAULT_AUDIT_BATCHING.batchMax),
+  flush_ms: v.optional(positiveInt, DEFAULT_AUDIT_BATCHING.flushMs),
+  queue_max: v.optional(positiveInt, DEFAULT_AUDIT_BATCHING.queueMax),
+  headers: v.optional(headersSchema, {}),
+};
+
+const auditSinkSchema = v.variant(
   'sink',
   [
     v.strictObject({ sink: v.literal('stdout') }, objectMessage),
@@ -186,9 +214,65 @@ const auditSchema = v.variant(
       },
       objectMessage,
     ),
+    v.strictObject(
+      {
+        sink: v.literal('webhook'),
+        url: parsed(
+          checkedBy(
+            (s) => auditUrlProblem(s, true),
+            (s) => s,
+          ),
+        ),
+        ...batching,
+      },
+      objectMessage,
+    ),
+    v.strictObject(
+      {
+        sink: v.literal('otlp'),
+        endpoint: parsed(
+          checkedBy(
+            (s) => auditUrlProblem(s, false),
+            (s) => s.replace(/\/+$/, ''),
+          ),
+        ),
+        ...batching,
+      },
+      objectMessage,
+    ),
   ],
-  (issue) => (issue.path?.length ? 'expected "stdout" or "file"' : 'expected an object'),
+  (issue) =>
+    issue.path?.length ? 'expected "stdout", "file", "webhook" or "otlp"' : 'expected an object or a list',
 );
+
+const auditSinkList = v.pipe(
+  v.array(auditSinkSchema, 'expected an object or a list'),
+  v.minLength(1, 'needs at least one sink'),
+);
+const pickAuditSchema = (value: unknown) => (Array.isArray(value) ? auditSinkList : auditSinkSchema);
+
+/**
+ * One sink, or a non-empty list of sinks that each fail independently (docs/audit.md); always a list once parsed.
+ * Not a `v.union`: a union folds its options' issues into one, and every issue must keep its own path.
+ */
+const auditSchema = byShape(
+  v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, AuditSinkWire[]>(({ dataset, addIssue, NEVER }) => {
+      const r = v.safeParse(pickAuditSchema(dataset.value), dataset.value, {
+        message: (issue) => `expected ${issue.expected}`,
+      });
+      if (r.success) return Array.isArray(r.output) ? r.output : [r.output as AuditSinkWire];
+      for (const issue of r.issues)
+        addIssue({ message: issue.message, input: issue.input, path: issue.path });
+      return NEVER;
+    }),
+  ),
+  pickAuditSchema,
+);
+
+/** One audit sink as the file spells it. */
+export type AuditSinkWire = v.InferOutput<typeof auditSinkSchema>;
 
 const limitsSchema = v.strictObject(
   {
@@ -211,7 +295,7 @@ export const ConfigSchema = v.strictObject(
     ca_dir: v.optional(nonEmptyString),
     agent: v.optional(agentSchema, {}),
     passthrough_hosts: v.optional(v.array(parsed(safeParseHostPort), 'expected an array of hosts'), []),
-    audit: v.optional(auditSchema, { sink: 'stdout' }),
+    audit: v.optional(auditSchema, [{ sink: 'stdout' }]),
     upstream_proxy: v.optional(
       v.strictObject(
         { url: parsed(checkedBy(proxyUrlProblem, (s) => s)), no_proxy: v.optional(noProxyList, '') },

@@ -79,8 +79,23 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Schemas that validate a value with a schema chosen by its shape (see {@link byShape}). */
+const SHAPES = new WeakMap<object, (value: unknown) => unknown>();
+
+/**
+ * Mark `schema` as validating each value with `pick(value)`, so the unknown-key walk can follow into it. Returns
+ * `schema` itself.
+ */
+export function byShape<T extends object>(schema: T, pick: (value: unknown) => unknown): T {
+  SHAPES.set(schema, pick);
+  return schema;
+}
+
 function walk(node: SchemaNode, value: unknown, path: Array<string | number>, out: string[]): void {
-  if (node.type === 'optional' && node.wrapped) {
+  const pick = SHAPES.get(node);
+  if (pick) {
+    walk(pick(value) as SchemaNode, value, path, out);
+  } else if (node.type === 'optional' && node.wrapped) {
     walk(node.wrapped, value, path, out);
   } else if (node.type === 'array' && node.item && Array.isArray(value)) {
     const item = node.item;

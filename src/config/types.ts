@@ -42,9 +42,49 @@ export const DEFAULT_AGENT: Omit<AgentSettings, 'url'> = Object.freeze({
   secretTtlMs: 5_000,
 });
 
+/** How a shipping sink (webhook, OTLP) batches and bounds its queue (docs/audit.md). */
+export interface AuditBatching {
+  /** Most events in one POST. */
+  readonly batchMax: number;
+  /** Longest an event waits before a partial batch is sent. */
+  readonly flushMs: number;
+  /** Events that may wait for the receiver; beyond that the oldest are dropped and counted. */
+  readonly queueMax: number;
+}
+
+/** NDJSON batches POSTed to an HTTPS receiver (a SIEM's HTTP collector). */
+export interface WebhookAuditSettings extends AuditBatching {
+  readonly sink: 'webhook';
+  readonly url: string;
+  /**
+   * Extra request headers. In `ProxyConfig` the values are templates (`$NAME`, `${NAME}`); `resolveServe` replaces
+   * them with the environment's values. Never logged.
+   */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** OpenTelemetry log records over OTLP/HTTP (JSON), POSTed to `{endpoint}/v1/logs`. */
+export interface OtlpAuditSettings extends AuditBatching {
+  readonly sink: 'otlp';
+  /** The collector's base URL, without a trailing slash. */
+  readonly endpoint: string;
+  /** As for the webhook: templates in `ProxyConfig`, values once resolved. Never logged. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** One audit destination (SPEC §3 `audit`, extended by docs/audit.md). */
 export type AuditSettings =
   | { readonly sink: 'stdout' }
-  | { readonly sink: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number };
+  | { readonly sink: 'file'; readonly path: string; readonly maxBytes: number; readonly maxFiles: number }
+  | WebhookAuditSettings
+  | OtlpAuditSettings;
+
+/** Defaults of the shipping sinks' batching keys. */
+export const DEFAULT_AUDIT_BATCHING: AuditBatching = Object.freeze({
+  batchMax: 500,
+  flushMs: 1000,
+  queueMax: 10_000,
+});
 
 /** Where chained traffic goes (SPEC §7): already chosen between config and environment. */
 export interface UpstreamProxySettings {
@@ -69,7 +109,8 @@ export interface ProxyConfig {
   /** Agent settings; `url` may be empty until the environment fills it (`CLEF_PROXY_AGENT_URL`). */
   readonly agent: AgentSettings;
   readonly passthroughHosts: readonly HostPort[];
-  readonly audit: AuditSettings;
+  /** Every configured audit sink, in config order (a single object in the file is a list of one). */
+  readonly audit: readonly AuditSettings[];
   /** From the config file only; `resolve.ts` merges the environment. */
   readonly upstreamProxy: { readonly url: string; readonly noProxy: string } | undefined;
   readonly upstreamCaFile: string | undefined;

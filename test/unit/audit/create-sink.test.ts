@@ -42,7 +42,17 @@ describe('createAuditSink', () => {
   });
 
   it('stdout settings: JSON lines on fd 1 of the process (child)', async () => {
-    const mods = await buildChildModules(['serialize', 'stdout-sink', 'file-sink', 'create-sink']);
+    const mods = await buildChildModules([
+      'serialize',
+      'stdout-sink',
+      'file-sink',
+      'ring-queue',
+      'http-post',
+      'batch-shipper',
+      'webhook-sink',
+      'fan-out-sink',
+      'create-sink',
+    ]);
     try {
       const script = `
         import { createAuditSink } from ${JSON.stringify(mods.url('create-sink'))};

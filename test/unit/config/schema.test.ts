@@ -95,11 +95,11 @@ describe('parseConfig: each field, its bad values, the exact line', () => {
         'passthrough_hosts[5]: invalid port "0" (expected 1-65535)',
       ],
     ],
-    ['audit not object', { ...L, audit: 'stdout' }, ['audit: expected an object, got "stdout"']],
+    ['audit not object', { ...L, audit: 'stdout' }, ['audit: expected an object or a list, got "stdout"']],
     [
       'audit unknown sink',
       { ...L, audit: { sink: 'syslog' } },
-      ['audit.sink: expected "stdout" or "file", got "syslog"'],
+      ['audit.sink: expected "stdout", "file", "webhook" or "otlp", got "syslog"'],
     ],
     ['audit file without path', { ...L, audit: { sink: 'file' } }, ['audit.path: required']],
     ['audit stdout with path', { ...L, audit: { sink: 'stdout', path: 'x' } }, ['audit.path: unknown key']],
@@ -233,7 +233,7 @@ describe('parseConfig: accepted configs', () => {
         caDir: undefined,
         agent: { url: '', ...DEFAULT_AGENT },
         passthroughHosts: [],
-        audit: { sink: 'stdout' },
+        audit: [{ sink: 'stdout' }],
         upstreamProxy: undefined,
         upstreamCaFile: undefined,
         drainTimeoutMs: undefined,
@@ -269,12 +269,14 @@ describe('parseConfig: accepted configs', () => {
       '10.0.0.5:8443',
       '[2001:db8::5]:8443',
     ]);
-    expect(c.audit).toEqual({
-      sink: 'file',
-      path: '/var/log/clef/proxy-audit.jsonl',
-      maxBytes: 10485760,
-      maxFiles: 5,
-    });
+    expect(c.audit).toEqual([
+      {
+        sink: 'file',
+        path: '/var/log/clef/proxy-audit.jsonl',
+        maxBytes: 10485760,
+        maxFiles: 5,
+      },
+    ]);
     expect(c.upstreamProxy).toEqual({
       url: 'http://user:pass@proxy.corp:3128',
       noProxy: 'internal.corp,.svc,10.0.0.0/8',
@@ -302,7 +304,7 @@ describe('parseConfig: accepted configs', () => {
     [
       { ...L, audit: { sink: 'file', path: 'a.log' } },
       (c: { audit: unknown }) => c.audit,
-      { sink: 'file', path: 'a.log', maxBytes: 10485760, maxFiles: 5 },
+      [{ sink: 'file', path: 'a.log', maxBytes: 10485760, maxFiles: 5 }],
     ],
     [
       { ...L, upstream_proxy: { url: 'https://proxy:3128' } },
