@@ -10,6 +10,7 @@ import { parseNoProxy } from '../net/no-proxy.js';
 import { expandHeaderValue } from './audit-fields.js';
 import type { Env } from './env.js';
 import { agentUrlProblem, normalizeAgentUrl, proxyUrlProblem } from './schema.js';
+import { formatPath } from './summarize.js';
 import type { AuditSettings, ProxyConfig, UpstreamProxySettings } from './types.js';
 
 /** SPEC §8 default drain outside Lambda. */
@@ -81,7 +82,8 @@ export function resolveAuditSinks(audit: readonly AuditSettings[], env: Env): re
   return Object.freeze(
     audit.map((sink, i) => {
       if (sink.sink !== 'webhook' && sink.sink !== 'otlp') return sink;
-      const at = audit.length === 1 ? 'audit' : `audit[${i}]`;
+      const at = (name: string) =>
+        formatPath(audit.length === 1 ? ['audit', 'headers', name] : ['audit', i, 'headers', name]);
       const headers: Record<string, string> = {};
       for (const [name, template] of Object.entries(sink.headers)) {
         const r = expandHeaderValue(template, env.variable);
@@ -90,8 +92,8 @@ export function resolveAuditSinks(audit: readonly AuditSettings[], env: Env): re
           throw invalid(
             'invalid config',
             'missing' in r
-              ? `${at}.headers.${name}: environment variable ${r.missing} is not set`
-              : `${at}.headers.${name}: ${r.invalid}`,
+              ? `${at(name)}: environment variable ${r.missing} is not set`
+              : `${at(name)}: ${r.invalid}`,
           );
       }
       const resolved = { ...sink };
