@@ -111,8 +111,15 @@ export function readAll(socket: Socket, timeoutMs = 5_000): Promise<Buffer> {
   });
 }
 
-/** Read until the end of an HTTP response head (`\r\n\r\n`); resolves with the head text and any extra bytes. */
-export function readResponseHead(socket: Socket, timeoutMs = 5_000): Promise<{ head: string; rest: Buffer }> {
+/**
+ * Read until the end of an HTTP response head (`\r\n\r\n`); resolves with the head text and any extra bytes.
+ * The default wait is long (15 s, under the 20 s test timeout): on a loaded 2-core machine a proxy busy minting
+ * leaves for a batch of new hosts may take seconds to answer, and the deadline is only a backstop.
+ */
+export function readResponseHead(
+  socket: Socket,
+  timeoutMs = 15_000,
+): Promise<{ head: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     const timer = setTimeout(
