@@ -9,6 +9,7 @@ import type { Limits } from './config/types.js';
 import type { ConnTracker } from './lifecycle/conn-tracker.js';
 import type { Logger } from './log/logger.js';
 import type { HostPort } from './net/host-port.js';
+import type { HostSet } from './net/host-set.js';
 import type { LeafCache } from './tls/leaf-cache.js';
 import type { UpstreamPool } from './upstream/pool.js';
 
@@ -20,8 +21,8 @@ export interface ProxyContext {
   readonly pool: UpstreamPool;
   /** Swapped on SIGHUP (`setCa`); always read through the context. */
   readonly leafCache: LeafCache;
-  /** Passthrough host keys (`HostPort.key`), pre-parsed once. */
-  readonly passthrough: ReadonlySet<string>;
+  /** Passthrough hosts, exact and wildcard, pre-parsed once (`net/host-set.ts`). */
+  readonly passthrough: HostSet;
   /** SHA-256 digest of the workload token; null when workload auth is waived (SPEC §9). */
   readonly workloadToken: Buffer | null;
   readonly tracker: ConnTracker;

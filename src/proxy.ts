@@ -18,7 +18,8 @@ import { createForwardServer } from './http/forward-plain.js';
 import { createInnerServer } from './http/inner-server.js';
 import { createConnTracker } from './lifecycle/conn-tracker.js';
 import { type Logger, silentLogger } from './log/logger.js';
-import { parseHostPort } from './net/host-port.js';
+import { type HostEntry, parseHostEntry } from './net/host-pattern.js';
+import { buildHostSet } from './net/host-set.js';
 import { isLoopbackHost } from './net/loopback.js';
 import { parseNoProxy } from './net/no-proxy.js';
 import { prepareToken } from './pipeline/authenticate.js';
@@ -41,7 +42,7 @@ export interface StartProxyOptions {
   readonly source: CredentialSource;
   /** The workload token (`Proxy-Authorization: Basic` password). `null` waives workload auth — only for loopback use. */
   readonly workloadToken: string | null;
-  /** Host entries tunnelled blind (SPEC §3 syntax). */
+  /** Host entries tunnelled blind (SPEC §3 syntax, wildcards `*.example.com[:port]` included). */
   readonly passthroughHosts?: readonly string[];
   /** Chaining (SPEC §7). `url` is used for both schemes unless `https`/`http` are given. */
   readonly upstreamProxy?: {
@@ -124,12 +125,13 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
   const caDir = 'dir' in options.ca ? options.ca.dir : undefined;
   let ca = await resolveCa(options.ca);
-  const passthrough = new Set<string>();
+  const passthroughEntries: HostEntry[] = [];
   for (const entry of options.passthroughHosts ?? []) {
-    const hp = parseHostPort(entry);
+    const hp = parseHostEntry(entry);
     if (!hp.ok) throw new TypeError(`passthrough host "${entry}": ${hp.reason}`);
-    passthrough.add(hp.value.key);
+    passthroughEntries.push(hp.value);
   }
+  const passthrough = buildHostSet(passthroughEntries);
   const up = options.upstreamProxy;
   const httpsProxy = up?.https ?? up?.url;
   const httpProxy = up?.http ?? up?.url;

@@ -4,7 +4,7 @@
  * whole: a half-applied service set could route a credential by a rule nobody wrote.
  */
 import * as v from 'valibot';
-import { type HostPort, parseHostPort } from '../net/host-port.js';
+import { type HostEntry, parseHostEntry } from '../net/host-pattern.js';
 import type { Service, ServiceAuth, ServiceIndex } from './source.js';
 
 // RFC 9110 §5.6.2 token characters: what a header name may hold.
@@ -46,10 +46,10 @@ const Name = v.pipe(
   ),
 );
 
-const HostEntry = v.pipe(
+const HostEntrySchema = v.pipe(
   v.string(),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const parsed = parseHostPort(dataset.value, 443);
+    const parsed = parseHostEntry(dataset.value);
     if (parsed.ok) return parsed.value;
     addIssue({ message: `invalid host entry: ${parsed.reason}` });
     return NEVER;
@@ -88,7 +88,7 @@ const Auth = v.variant('type', [
 /** One service as the agent sends it (SPEC §5). Strict: an unknown field may be a rule we would ignore. */
 export const ServiceSchema = v.strictObject({
   name: Name,
-  hosts: v.pipe(v.array(HostEntry), v.minLength(1, 'hosts must name at least one host')),
+  hosts: v.pipe(v.array(HostEntrySchema), v.minLength(1, 'hosts must name at least one host')),
   path_prefix: PathPrefix,
   auth: Auth,
 });
@@ -128,7 +128,7 @@ function toService(wire: WireService): Service {
         }
       : wire.auth;
   // One host written twice in a service must not make that service a candidate twice (SPEC §6 matching).
-  const hosts = new Map<string, HostPort>();
+  const hosts = new Map<string, HostEntry>();
   for (const h of wire.hosts) if (!hosts.has(h.key)) hosts.set(h.key, h);
   return Object.freeze({
     name: wire.name,
@@ -152,20 +152,24 @@ function duplicateNames(services: readonly WireService[], base: string): string[
 }
 
 /**
- * Build the immutable lookup for one revision: `byHost` maps each {@link HostPort.key} to the services naming it,
- * in definition order.
+ * Build the immutable lookup for one revision: `byHost` maps each exact `HostPort.key` to the services naming it,
+ * `byWildcard` each wildcard's `suffixKey`, both in definition order.
  */
 export function buildServiceIndex(revision: string, services: readonly Service[]): ServiceIndex {
   const byHost = new Map<string, Service[]>();
+  const byWildcard = new Map<string, Service[]>();
   for (const service of services) {
     for (const host of service.hosts) {
-      const list = byHost.get(host.key);
+      const map = host.kind === 'wildcard' ? byWildcard : byHost;
+      const key = host.kind === 'wildcard' ? host.suffixKey : host.key;
+      const list = map.get(key);
       if (list) list.push(service);
-      else byHost.set(host.key, [service]);
+      else map.set(key, [service]);
     }
   }
   for (const list of byHost.values()) Object.freeze(list);
-  return Object.freeze({ revision, services: Object.freeze([...services]), byHost });
+  for (const list of byWildcard.values()) Object.freeze(list);
+  return Object.freeze({ revision, services: Object.freeze([...services]), byHost, byWildcard });
 }
 
 /** Validate a bare list of wire-format services (the static source's input) under a given revision. */

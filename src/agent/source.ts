@@ -2,7 +2,7 @@
  * Where services and secret values come from (SPEC §5, §11): the agent client or a static in-memory source.
  * The core only ever sees this interface.
  */
-import type { HostPort } from '../net/host-port.js';
+import type { HostEntry } from '../net/host-pattern.js';
 
 export type ServiceAuth =
   | { readonly type: 'bearer'; readonly secret: string }
@@ -17,7 +17,8 @@ export type ServiceAuth =
 /** A validated, normalised service definition. */
 export interface Service {
   readonly name: string;
-  readonly hosts: readonly HostPort[];
+  /** Exact entries and wildcards (`*.example.com`), deduplicated by key, in definition order. */
+  readonly hosts: readonly HostEntry[];
   /** Always starts with `/`; no trailing slash except for the root prefix `/`. */
   readonly pathPrefix: string;
   readonly auth: ServiceAuth;
@@ -25,12 +26,15 @@ export interface Service {
 
 /**
  * An immutable lookup structure built once per services revision, so the hot path does no parsing:
- * `byHost.get(hostPort.key)` gives the services naming that host, in definition order.
+ * `byHost.get(hostPort.key)` gives the services naming that exact host, in definition order;
+ * `byWildcard.get(suffixKey)` the services naming the wildcard `*.<suffix>:<port>` (see `net/host-pattern.ts`).
  */
 export interface ServiceIndex {
   readonly revision: string;
   readonly services: readonly Service[];
   readonly byHost: ReadonlyMap<string, readonly Service[]>;
+  /** Absent or empty when no service names a wildcard; keyed by `WildcardHost.suffixKey` (`example.com:443`). */
+  readonly byWildcard?: ReadonlyMap<string, readonly Service[]>;
 }
 
 /**

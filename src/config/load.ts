@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import { ExitCode, StartupError } from '../exit-codes.js';
-import type { HostPort } from '../net/host-port.js';
+import type { HostEntry } from '../net/host-pattern.js';
 import { type AuditSinkWire, ConfigSchema, type WireConfig } from './schema.js';
 import { isUnknownKeyIssue, structureLines, summarizeIssues } from './summarize.js';
 import type { AuditSettings, ProxyConfig } from './types.js';
@@ -97,8 +97,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** First occurrence of each host entry wins; duplicates add nothing (same `key`, same meaning). */
-function uniqueHosts(hosts: readonly HostPort[]): HostPort[] {
-  const byKey = new Map<string, HostPort>();
+function uniqueHosts(hosts: readonly HostEntry[]): HostEntry[] {
+  const byKey = new Map<string, HostEntry>();
   for (const h of hosts) if (!byKey.has(h.key)) byKey.set(h.key, h);
   return [...byKey.values()];
 }

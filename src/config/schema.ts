@@ -4,7 +4,8 @@
  * Messages never quote the value they reject; `summarize.ts` decides what may be quoted (never a URL).
  */
 import * as v from 'valibot';
-import { type HostPort, normalizeHost, parseHostPort } from '../net/host-port.js';
+import { type HostEntry, parseHostEntry } from '../net/host-pattern.js';
+import { normalizeHost } from '../net/host-port.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { parseNoProxy } from '../net/no-proxy.js';
 import { quoteInput } from '../net/quote.js';
@@ -61,13 +62,9 @@ function safeNormalizeHost(host: string): ReturnType<typeof normalizeHost> {
   }
 }
 
-function safeParseHostPort(text: string): Parsed<HostPort> {
-  try {
-    const r = parseHostPort(text, 443);
-    return r.ok ? r : { ok: false, reason: r.reason };
-  } catch {
-    return { ok: false, reason: `invalid host ${quoteInput(text)}` };
-  }
+/** A `passthrough_hosts` entry: exact or wildcard (`*.example.com[:port]`); never throws. */
+function safeParseHostEntry(text: string): Parsed<HostEntry> {
+  return parseHostEntry(text, 443);
 }
 
 /**
@@ -294,7 +291,7 @@ export const ConfigSchema = v.strictObject(
     listen: parsed(parseListen),
     ca_dir: v.optional(nonEmptyString),
     agent: v.optional(agentSchema, {}),
-    passthrough_hosts: v.optional(v.array(parsed(safeParseHostPort), 'expected an array of hosts'), []),
+    passthrough_hosts: v.optional(v.array(parsed(safeParseHostEntry), 'expected an array of hosts'), []),
     audit: v.optional(auditSchema, [{ sink: 'stdout' }]),
     upstream_proxy: v.optional(
       v.strictObject(

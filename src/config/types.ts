@@ -2,7 +2,7 @@
  * The resolved, frozen configuration the core runs on (camelCase). Built once at the edge by `config/resolve.ts`
  * from the wire schema, the environment and the platform defaults; the hot path never re-validates.
  */
-import type { HostPort } from '../net/host-port.js';
+import type { HostEntry } from '../net/host-pattern.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -108,7 +108,7 @@ export interface ProxyConfig {
   readonly caDir: string | undefined;
   /** Agent settings; `url` may be empty until the environment fills it (`CLEF_PROXY_AGENT_URL`). */
   readonly agent: AgentSettings;
-  readonly passthroughHosts: readonly HostPort[];
+  readonly passthroughHosts: readonly HostEntry[];
   /** Every configured audit sink, in config order (a single object in the file is a list of one). */
   readonly audit: readonly AuditSettings[];
   /** From the config file only; `resolve.ts` merges the environment. */

@@ -2,14 +2,22 @@
  * Forward proxying of absolute-form `http://` requests (SPEC §6): only to passthrough hosts, unchanged but for
  * `Proxy-Authorization` and hop-by-hop headers; a service host gets 403 `https_required` (a credential never travels
  * in plaintext), anything else 403 `host_not_allowed`. Node's parser frames every request on the connection.
+ *
+ * The target is decided as a CONNECT target is (`decideTarget`: a service host is the `host:port` pair, exact beats
+ * wildcard, the service wins a tie), so `http://` to an explicit passthrough `host:port` is forwarded even when a
+ * service names the same host on another port (issue 12). A target no entry covers is refused with `https_required`
+ * when some service names that host on another port — the more useful hint — else `host_not_allowed`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServiceIndex } from '../agent/source.js';
 import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import type { ProxyErrorCode } from '../errors.js';
+import { type WildcardHost, wildcardSuffixKeys } from '../net/host-pattern.js';
 import { type HostPort, parseHostPort } from '../net/host-port.js';
+import type { HostSet } from '../net/host-set.js';
 import { authenticate } from '../pipeline/authenticate.js';
+import { decideTarget } from '../pipeline/decide-target.js';
 import { stripHeaders } from '../pipeline/strip.js';
 import { forward } from '../upstream/forward.js';
 import { createInnerServer } from './inner-server.js';
@@ -39,15 +47,35 @@ export function splitAbsolute(url: string): { target: HostPort; path: string } |
   return { target: parsed.value, path: tail === '' ? '/' : tail.startsWith('?') ? `/${tail}` : tail };
 }
 
-/** Host names (any port) that some service names: plain HTTP to them is refused as `https_required`. */
-const serviceNames = new WeakMap<ServiceIndex, ReadonlySet<string>>();
-function namesOf(index: ServiceIndex): ReadonlySet<string> {
+/**
+ * Host names (any port) that some service names, as a {@link HostSet} whose keys are names without ports: a
+ * refused plain-HTTP request to one of them is answered `https_required`. Built once per services revision.
+ */
+const serviceNames = new WeakMap<ServiceIndex, HostSet>();
+function namesOf(index: ServiceIndex): HostSet {
   let names = serviceNames.get(index);
   if (!names) {
-    names = new Set(index.services.flatMap((s) => s.hosts.map((h) => h.host)));
+    const exact = new Set<string>();
+    const wildcards = new Map<string, WildcardHost>();
+    for (const s of index.services) {
+      for (const h of s.hosts) {
+        if (h.kind === 'wildcard') wildcards.set(h.suffix, h);
+        else exact.add(h.host);
+      }
+    }
+    names = { has: (name: string) => exact.has(name), wildcards };
     serviceNames.set(index, names);
   }
   return names;
+}
+
+/** True when some service names `target`'s host on any port. */
+function namedOnAnyPort(index: ServiceIndex, target: HostPort): boolean {
+  const names = namesOf(index);
+  if (names.has(target.host)) return true;
+  const wild = names.wildcards;
+  if (wild === undefined || wild.size === 0) return false;
+  return wildcardSuffixKeys(target, (_key, suffix) => wild.has(suffix)) === true;
 }
 
 export function createForwardServer(ctx: ProxyContext): ForwardServer {
@@ -94,8 +122,11 @@ async function forwardOne(
   if (!authenticate(req.headers['proxy-authorization'], ctx.workloadToken))
     return deny('proxy_auth_required');
   if (!split || !target) return deny('bad_request');
-  if (namesOf(ctx.source.services()).has(target.host)) return deny('https_required');
-  if (!ctx.passthrough.has(target.key)) return deny('host_not_allowed');
+  const index = ctx.source.services();
+  const decision = decideTarget(target, index, ctx.passthrough);
+  if (decision === 'intercept') return deny('https_required');
+  if (decision !== 'tunnel')
+    return deny(namedOnAnyPort(index, target) ? 'https_required' : 'host_not_allowed');
 
   const rawHeaders = stripHeaders(req.rawHeaders);
   if (req.headers.host === undefined)

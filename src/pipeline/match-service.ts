@@ -9,6 +9,7 @@
  * refuses those in every spelling it knows of.
  */
 import type { Service, ServiceIndex } from '../agent/source.js';
+import { wildcardSuffixKeys } from '../net/host-pattern.js';
 import type { HostPort } from '../net/host-port.js';
 import { deny, ok, type Step } from './types.js';
 
@@ -92,39 +93,75 @@ export interface MatchArgs {
   readonly path: string;
   /** The `X-Clef-Service` header value, undefined when absent. */
   readonly clefService: string | undefined;
-  /** Whether `target` is also a passthrough host. */
+  /** Whether `target` is also covered by a passthrough entry (exact or wildcard). */
   readonly isPassthrough: boolean;
 }
 
 const FORWARD: Step<MatchResult> = Object.freeze({ ok: true, value: Object.freeze({ kind: 'forward' }) });
-const NO_SERVICES: readonly Service[] = Object.freeze([]);
 
 /**
- * Pick the service for a request (SPEC §6). Candidates are the services naming `target` whose `path_prefix`
- * matches `path`.
+ * Pick the service for a request (SPEC §6, issue 12 precedence). A *candidate* is a service with a host entry
+ * covering `target` (exact `host:port`, or a wildcard `*.suffix:port`) and a `path_prefix` matching `path`.
  *
- * - `X-Clef-Service` present ⇒ it must name a candidate (exact, case-sensitive name), else
- *   `service_not_allowed` — even with one candidate, and even with none on a passthrough host: a client that
- *   asked for a credential is told it cannot have it rather than silently forwarded without one. A service of
- *   another host or path is never a candidate, so the header can never pull a credential onto this request.
- * - no header: 0 candidates ⇒ `forward` on a passthrough host, else `no_matching_service`; 1 ⇒ it;
- *   ≥ 2 ⇒ `ambiguous_service` with `extras.candidates` = their names in definition order.
+ * - `X-Clef-Service` present ⇒ it must name a candidate (exact, case-sensitive name) — any candidate, whatever its
+ *   rank: the client names its service outright — else `service_not_allowed`, even with one candidate, and even
+ *   with none on a passthrough host: a client that asked for a credential is told it cannot have it rather than
+ *   silently forwarded without one. A service of another host or path is never a candidate, so the header can
+ *   never pull a credential onto this request.
+ * - no header: the candidates of the most specific host tier that has any win (exact beats wildcard, a longer
+ *   wildcard suffix beats a shorter one); among those the longest `path_prefix` wins; a tie of two or more ⇒
+ *   `ambiguous_service` with `extras.candidates` = the tied names in definition order. No candidate at all ⇒
+ *   `forward` on a passthrough host, else `no_matching_service`.
+ *
+ * Exact tiers are one `Map` hit; wildcard tiers are visited by walking the target's suffixes, longest first, and
+ * only when the index holds any wildcard.
  */
 export function matchService(args: MatchArgs): Step<MatchResult> {
-  const named = args.index.byHost.get(args.target.key) ?? NO_SERVICES;
-  const candidates: Service[] = [];
-  for (const service of named) if (pathMatches(service.pathPrefix, args.path)) candidates.push(service);
-
-  if (args.clefService !== undefined) {
-    for (const service of candidates) {
-      if (service.name === args.clefService) return ok({ kind: 'service', service });
-    }
-    return deny('service_not_allowed');
+  const { index, target, path } = args;
+  const exact = index.byHost.get(target.key);
+  const wild = index.byWildcard !== undefined && index.byWildcard.size > 0 ? index.byWildcard : undefined;
+  const header = args.clefService;
+  if (header !== undefined) {
+    const named =
+      (exact && namedIn(exact, header, path)) ||
+      (wild && wildcardSuffixKeys(target, (key) => namedIn(wild.get(key), header, path)));
+    return named ? ok({ kind: 'service', service: named }) : deny('service_not_allowed');
   }
-  const first = candidates[0];
-  if (first === undefined) return args.isPassthrough ? FORWARD : deny('no_matching_service');
-  if (candidates.length === 1) return ok({ kind: 'service', service: first });
-  return deny('ambiguous_service', { candidates: candidates.map(nameOf) });
+  const picked =
+    (exact && pickInTier(exact, path)) ||
+    (wild && wildcardSuffixKeys(target, (key) => pickInTier(wild.get(key), path)));
+  if (picked) return picked;
+  return args.isPassthrough ? FORWARD : deny('no_matching_service');
+}
+
+/** The service of `tier` named `name` whose prefix matches `path`, if any. */
+function namedIn(tier: readonly Service[] | undefined, name: string, path: string): Service | undefined {
+  if (tier === undefined) return undefined;
+  for (const s of tier) if (s.name === name && pathMatches(s.pathPrefix, path)) return s;
+  return undefined;
+}
+
+/**
+ * Within one host tier: the one service with the longest matching `path_prefix`, `ambiguous_service` for a tie,
+ * undefined when no prefix in the tier matches (the next, less specific tier is then tried).
+ */
+function pickInTier(tier: readonly Service[] | undefined, path: string): Step<MatchResult> | undefined {
+  if (tier === undefined) return undefined;
+  let best: Service | undefined;
+  let tied: Service[] | undefined;
+  for (const s of tier) {
+    if (!pathMatches(s.pathPrefix, path)) continue;
+    if (best === undefined || s.pathPrefix.length > best.pathPrefix.length) {
+      best = s;
+      tied = undefined;
+    } else if (s.pathPrefix.length === best.pathPrefix.length) {
+      if (tied === undefined) tied = [best, s];
+      else tied.push(s);
+    }
+  }
+  if (best === undefined) return undefined;
+  if (tied !== undefined) return deny('ambiguous_service', { candidates: tied.map(nameOf) });
+  return ok({ kind: 'service', service: best });
 }
 
 function nameOf(service: Service): string {

@@ -8,6 +8,7 @@ import type { Service } from '../agent/source.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import { type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js';
 import type { HostPort } from '../net/host-port.js';
+import { hostSetCovers } from '../net/host-set.js';
 import { checkRequestHost } from './check-host.js';
 import { inject } from './inject.js';
 import { matchService, parseRequestTarget } from './match-service.js';
@@ -72,7 +73,7 @@ export async function prepareRequest(
     target,
     path: parsedTarget.value.path,
     clefService: input.clefService,
-    isPassthrough: ctx.passthrough.has(target.key),
+    isPassthrough: hostSetCovers(ctx.passthrough, target),
   });
   if (!match.ok) return denied(match.code, match.extras);
 

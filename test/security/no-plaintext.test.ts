@@ -63,8 +63,8 @@ beforeAll(async () => {
       },
     ],
     secrets: { K: SECRET },
-    // The same name on another port is listed as passthrough: the name alone makes it a service host.
-    passthroughHosts: [`api.upstream.test:${passSide.port}`, 'api.upstream.test:80'],
+    // The same name on another port is listed as passthrough: that pair is forwarded, the service's pair is not.
+    passthroughHosts: [`api.upstream.test:${passSide.port}`],
   });
 });
 afterAll(async () => {
@@ -92,7 +92,7 @@ describe('never over plaintext: forward proxying to a service host', () => {
   it.each([
     ['the service host and port', (p: number) => `http://api.upstream.test:${p}/v1/x`],
     ['upper case and a trailing dot', (p: number) => `http://API.Upstream.TEST.:${p}/v1/x`],
-    ['no port (80)', () => 'http://api.upstream.test/v1/x'],
+    ['no port (80), a pair no entry lists: the name earns the hint', () => 'http://api.upstream.test/v1/x'],
   ])('%s: 403 https_required, the upstream never contacted', async (_label, url) => {
     const answer = await forwardRaw(url(serviceSide.port), 'api.upstream.test');
     expect(answer).toMatch(/^HTTP\/1\.1 403 /);
@@ -101,11 +101,15 @@ describe('never over plaintext: forward proxying to a service host', () => {
     expect(passSide.connections).toBe(0);
   });
 
-  it('the same name on a port listed as passthrough is still refused: the name makes it a service host', async () => {
-    const answer = await forwardRaw(`http://api.upstream.test:${passSide.port}/`, 'api.upstream.test');
-    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
-    expect(answer).toMatch(/X-Clef-Proxy-Error: https_required/i);
-    expect(passSide.connections).toBe(0);
+  it('the same name on a port listed as passthrough is forwarded: a service host is the host:port pair (issue 12)', async () => {
+    const answer = await forwardRaw(`http://api.upstream.test:${passSide.port}/p`, 'api.upstream.test');
+    // The recorder answers 400 to whatever it gets: what matters is that the request reached it, without a secret.
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).not.toMatch(/X-Clef-Proxy-Error/i);
+    expect(passSide.connections).toBe(1);
+    expect(passSide.bytes.toString('latin1')).toMatch(/^GET \/p HTTP\/1\.1\r\n/);
+    expect(passSide.bytes.toString('latin1')).not.toContain(SECRET);
+    expect(serviceSide.connections).toBe(0);
   });
 
   it('an absolute-form https:// request is not forwarded either', async () => {

@@ -34,12 +34,16 @@ describe('parseServicesDoc: rejections carry the field path', () => {
     ['host with bad port', doc({ ...good, hosts: ['a.test:0'] }), 'services.0.hosts.0'],
     ['host with userinfo', doc({ ...good, hosts: ['u@a.test'] }), 'services.0.hosts.0'],
     ['bare IPv6 host', doc({ ...good, hosts: ['ok.test', '::1'] }), 'services.0.hosts.1'],
+    ['wildcard alone', doc({ ...good, hosts: ['ok.test', '*'] }), 'services.0.hosts.1'],
+    ['wildcard over one label', doc({ ...good, hosts: ['*.com'] }), 'services.0.hosts.0'],
+    ['wildcard in the middle', doc({ ...good, hosts: ['a.*.com'] }), 'services.0.hosts.0'],
+    ['wildcard over an IP', doc({ ...good, hosts: ['*.10.0.0.5'] }), 'services.0.hosts.0'],
     ['path_prefix without /', doc({ ...good, path_prefix: 'v1' }), 'services.0.path_prefix'],
     ['path_prefix with a query', doc({ ...good, path_prefix: '/v1?x=1' }), 'services.0.path_prefix'],
     ['path_prefix not a string', doc({ ...good, path_prefix: 1 }), 'services.0.path_prefix'],
     ['unknown service field', doc({ ...good, method: 'GET' }), 'services.0.method'],
     ['missing auth', doc({ name: 'a', hosts: ['a.test'] }), 'services.0.auth'],
-    ['unknown auth type', doc({ ...good, auth: { type: 'basic', secret: 'K' } }), 'services.0.auth.type'],
+    ['unknown auth type', doc({ ...good, auth: { type: 'digest', secret: 'K' } }), 'services.0.auth.type'],
     ['bearer without secret', doc({ ...good, auth: { type: 'bearer' } }), 'services.0.auth.secret'],
     [
       'bearer with empty secret',
@@ -192,5 +196,23 @@ describe('buildServiceIndex', () => {
   it('rejects a bad list with paths under services.N', () => {
     const bad = parseServiceList([{ name: 'x', hosts: ['a.test'], auth: { type: 'nope' } }], 'r');
     expect(bad.ok === false && bad.issues[0]?.startsWith('services.0.auth.type: ')).toBe(true);
+  });
+});
+
+describe('wildcard hosts in services (issue 12)', () => {
+  it('index wildcards by suffix key, exact hosts by key, in definition order', () => {
+    const result = parseServicesDoc(
+      doc({ ...good, name: 'one', hosts: ['*.Example.com', 'api.example.com'] }, [
+        { ...good, name: 'two', hosts: ['*.example.com', '*.example.com:8443'] },
+      ]),
+    );
+    if (!result.ok) throw new Error(result.issues.join('; '));
+    expect(result.index.byWildcard?.get('example.com:443')?.map((s) => s.name)).toEqual(['one', 'two']);
+    expect(result.index.byWildcard?.get('example.com:8443')?.map((s) => s.name)).toEqual(['two']);
+    expect(result.index.byHost.get('api.example.com:443')?.map((s) => s.name)).toEqual(['one']);
+    expect(result.index.services[0]?.hosts.map((h) => h.key)).toEqual([
+      '*.example.com:443',
+      'api.example.com:443',
+    ]);
   });
 });

@@ -95,6 +95,16 @@ describe('parseConfig: each field, its bad values, the exact line', () => {
         'passthrough_hosts[5]: invalid port "0" (expected 1-65535)',
       ],
     ],
+    [
+      'passthrough_hosts wildcards (issue 12)',
+      { ...L, passthrough_hosts: ['*.ok.com', '*', '*.com', 'a.*.com', '*.10.0.0.5', '*.ok.com:8443'] },
+      [
+        'passthrough_hosts[1]: invalid wildcard "*": "*" must be the whole first label',
+        'passthrough_hosts[2]: invalid wildcard "*.com": needs at least two labels after "*."',
+        'passthrough_hosts[3]: invalid wildcard "a.*.com": "*" must be the whole first label',
+        'passthrough_hosts[4]: a wildcard cannot cover an IP literal',
+      ],
+    ],
     ['audit not object', { ...L, audit: 'stdout' }, ['audit: expected an object or a list, got "stdout"']],
     [
       'audit unknown sink',

@@ -3,11 +3,19 @@
  * index is specified (SPEC §5, `agent/source.ts`), without depending on `agent/services.ts`.
  */
 import type { Service, ServiceAuth, ServiceIndex } from '../../../src/agent/source.js';
+import { type HostEntry, parseHostEntry } from '../../../src/net/host-pattern.js';
 import { type HostPort, parseHostPort } from '../../../src/net/host-port.js';
 
 /** Parse a host entry (port 443 implied) or throw: test input is always meant to be valid. */
 export function hp(text: string): HostPort {
   const r = parseHostPort(text, 443);
+  if (!r.ok) throw new Error(`bad test host ${text}: ${r.reason}`);
+  return r.value;
+}
+
+/** Parse a host entry that may be a wildcard (`*.example.com[:port]`), or throw. */
+export function he(text: string): HostEntry {
+  const r = parseHostEntry(text);
   if (!r.ok) throw new Error(`bad test host ${text}: ${r.reason}`);
   return r.value;
 }
@@ -21,18 +29,20 @@ export function svc(
   pathPrefix = '/',
   auth: ServiceAuth = BEARER,
 ): Service {
-  return { name, hosts: hosts.map(hp), pathPrefix, auth };
+  return { name, hosts: hosts.map(he), pathPrefix, auth };
 }
 
-/** Index services by `HostPort.key`, in definition order. */
+/** Index services by `HostPort.key` (exact) and `WildcardHost.suffixKey` (wildcards), in definition order. */
 export function indexOf(services: readonly Service[]): ServiceIndex {
   const byHost = new Map<string, Service[]>();
+  const byWildcard = new Map<string, Service[]>();
   for (const s of services) {
     for (const h of s.hosts) {
-      const list = byHost.get(h.key) ?? [];
+      const [map, key] = h.kind === 'wildcard' ? [byWildcard, h.suffixKey] : [byHost, h.key];
+      const list = map.get(key) ?? [];
       list.push(s);
-      byHost.set(h.key, list);
+      map.set(key, list);
     }
   }
-  return { revision: 'test', services, byHost };
+  return { revision: 'test', services, byHost, byWildcard };
 }

@@ -183,7 +183,7 @@ describe('matchService', () => {
     }
   });
 
-  it('≥ 2 candidates without a header ⇒ ambiguous_service listing their names in order', () => {
+  it('overlapping prefixes: the longest path_prefix wins (issue 12 precedence)', () => {
     const res = matchService({
       index,
       target: hp('multi.example.com'),
@@ -191,7 +191,21 @@ describe('matchService', () => {
       clefService: undefined,
       isPassthrough: true,
     });
-    expect(res).toEqual({ ok: false, code: 'ambiguous_service', extras: { candidates: ['v1', 'v1-admin'] } });
+    expect(res).toEqual({ ok: true, value: { kind: 'service', service: v1a } });
+  });
+
+  it('≥ 2 candidates with the same prefix and no header ⇒ ambiguous_service listing them in order', () => {
+    const a = svc('a', ['tie.example.com'], '/v1');
+    const b = svc('b', ['tie.example.com'], '/v1/');
+    const c = svc('c', ['tie.example.com'], '/');
+    const res = matchService({
+      index: indexOf([a, c, { ...b, pathPrefix: '/v1' }]),
+      target: hp('tie.example.com'),
+      path: '/v1/x',
+      clefService: undefined,
+      isPassthrough: false,
+    });
+    expect(res).toEqual({ ok: false, code: 'ambiguous_service', extras: { candidates: ['a', 'b'] } });
   });
 
   it('matches the target port, not only the host', () => {
@@ -205,6 +219,83 @@ describe('matchService', () => {
     expect(matchService({ ...args, target: hp('ports.example.com') })).toEqual({
       ok: false,
       code: 'no_matching_service',
+    });
+  });
+});
+
+describe('matchService: wildcard precedence (issue 12; docs/configuration.md "Wildcard hosts")', () => {
+  const exactV1 = svc('exact-v1', ['api.example.com'], '/v1');
+  const wildAll = svc('wild-all', ['*.example.com'], '/');
+  const wildAdmin = svc('wild-admin', ['*.example.com'], '/admin');
+  const deep = svc('deep', ['*.eu.example.com'], '/');
+  const port = svc('port', ['*.example.com:8443'], '/');
+  const index = indexOf([wildAll, exactV1, wildAdmin, deep, port]);
+
+  type Row = [string, string, string, string | undefined, boolean, string];
+  it.each<Row>([
+    ['exact beats wildcard', 'api.example.com', '/v1/x', undefined, false, 'exact-v1'],
+    ['exact path misses: the wildcard tier answers', 'api.example.com', '/v2', undefined, false, 'wild-all'],
+    ['exact beats a wildcard with a longer prefix', 'api.example.com', '/v1', undefined, false, 'exact-v1'],
+    [
+      'wildcard: longest prefix within the tier',
+      'www.example.com',
+      '/admin/x',
+      undefined,
+      false,
+      'wild-admin',
+    ],
+    ['wildcard covers deeper names', 'a.b.example.com', '/', undefined, false, 'wild-all'],
+    ['longer suffix beats shorter', 'x.eu.example.com', '/admin', undefined, false, 'deep'],
+    ['the wildcard port is its own', 'a.example.com:8443', '/admin', undefined, false, 'port'],
+    ['apex is not covered', 'example.com', '/', undefined, false, 'no_matching_service'],
+    ['xexample.com is not covered', 'xexample.com', '/', undefined, false, 'no_matching_service'],
+    ['no candidate on passthrough ⇒ forward', 'example.com', '/', undefined, true, 'forward'],
+    ['header may name a lower-ranked candidate', 'api.example.com', '/v1', 'wild-all', false, 'wild-all'],
+    ['header may name a shorter prefix', 'www.example.com', '/admin', 'wild-all', false, 'wild-all'],
+    [
+      'header names a wildcard whose path misses',
+      'www.example.com',
+      '/v1',
+      'wild-admin',
+      false,
+      'service_not_allowed',
+    ],
+    [
+      'header names a service of another tier port',
+      'a.example.com',
+      '/',
+      'port',
+      false,
+      'service_not_allowed',
+    ],
+    [
+      'header names the apex-less wildcard on the apex',
+      'example.com',
+      '/',
+      'wild-all',
+      true,
+      'service_not_allowed',
+    ],
+  ])('%s', (_label, host, path, clefService, isPassthrough, expected) => {
+    const res = matchService({ index, target: hp(host), path, clefService, isPassthrough });
+    if (expected === 'forward') expect(res).toEqual({ ok: true, value: { kind: 'forward' } });
+    else if (res.ok && res.value.kind === 'service') expect(res.value.service.name).toBe(expected);
+    else expect(res).toEqual({ ok: false, code: expected });
+  });
+
+  it('two wildcards of one suffix with one prefix are ambiguous; the header picks', () => {
+    const a = svc('a', ['*.example.com']);
+    const b = svc('b', ['*.example.com']);
+    const idx = indexOf([a, b]);
+    const args = { index: idx, target: hp('x.example.com'), path: '/', isPassthrough: false };
+    expect(matchService({ ...args, clefService: undefined })).toEqual({
+      ok: false,
+      code: 'ambiguous_service',
+      extras: { candidates: ['a', 'b'] },
+    });
+    expect(matchService({ ...args, clefService: 'b' })).toEqual({
+      ok: true,
+      value: { kind: 'service', service: b },
     });
   });
 });
