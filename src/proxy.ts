@@ -24,6 +24,7 @@ import { isLoopbackHost } from './net/loopback.js';
 import { parseNoProxy } from './net/no-proxy.js';
 import { prepareToken } from './pipeline/authenticate.js';
 import { createInterceptHandler } from './pipeline/run.js';
+import { createUpgradeHandler } from './pipeline/upgrade.js';
 import { type CaMaterial, loadCa, loadOrCreateCa } from './tls/ca-store.js';
 import { validateCaPair } from './tls/ca-validate.js';
 import { createLeafCache } from './tls/leaf-cache.js';
@@ -170,7 +171,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     tracker: createConnTracker(),
     nextConnId: () => `c${++connSeq}`,
   };
-  const inner = createInnerServer(ctx, createInterceptHandler(ctx));
+  const intercepted = createInterceptHandler(ctx);
+  const inner = createInnerServer(ctx, intercepted, createUpgradeHandler(ctx, intercepted));
   const forwardServer = createForwardServer(ctx);
   const deps = { ctx, inner, forward: forwardServer };
   const listener = await listen(ctx, parseListen(options.listen), (socket) => {

@@ -9,8 +9,22 @@ import { denyEvent } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import { answerClientError } from './client-error.js';
 import { type HeadWatch, watchHeads } from './head-watch.js';
+import { runUpgrade } from './upgrade-socket.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, conn: ConnInfo) => void;
+
+/**
+ * A request that asks to switch protocols (`Connection: upgrade` + `Upgrade`). `res` answers it like any request
+ * (a denial, a relayed non-101): once that response is finished the connection goes on serving HTTP/1.1 unless it
+ * was not keep-alive. `takeOver()` instead hands over the raw socket for the new protocol, with the bytes the
+ * client sent past the request head; the inner server then forgets the connection.
+ */
+export type UpgradeHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  conn: ConnInfo,
+  takeOver: () => { socket: Socket; head: Buffer },
+) => void;
 
 export interface InnerServer {
   /** Start serving HTTP on a socket (a finished TLS session, or a plain one with its first head put back). */
@@ -18,13 +32,23 @@ export interface InnerServer {
   close(): void;
 }
 
-export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): InnerServer {
+/**
+ * Build the server. Without `upgrade`, a request carrying `Upgrade` is handled as a plain request (and strip drops
+ * the header); with it, such requests go to `upgrade` instead (SPEC §12 WebSocket, intercepted connections only).
+ */
+export function createInnerServer(
+  ctx: ProxyContext,
+  handle: RequestHandler,
+  upgrade?: UpgradeHandler,
+): InnerServer {
   const conns = new WeakMap<Socket, ConnInfo>();
   // The unfinished responses on each socket (more than one when requests are pipelined). A parser error that
   // arrives once one of them has its head out — a bad chunk in a body the upstream already answered, or in a
   // pipelined request behind a streaming response — must not splice an error response into that body.
   const inflight = new WeakMap<Socket, Set<ServerResponse>>();
   const heads = new WeakMap<Socket, HeadWatch>();
+  // An upgrade request waiting for the responses pipelined ahead of it to finish.
+  const afterInflight = new WeakMap<Socket, () => void>();
   const server = createServer({
     maxHeaderSize: ctx.limits.maxHeaderBytes,
     keepAliveTimeout: ctx.limits.idleTimeoutMs,
@@ -52,7 +76,11 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
     open.add(res);
     // 'finish': every byte of it is in the socket, so an error response written after it lands after it.
     const done = () => {
-      if (open.delete(res) && open.size === 0) watch?.idle();
+      if (!open.delete(res) || open.size > 0) return;
+      const next = afterInflight.get(socket);
+      if (next === undefined) return watch?.idle();
+      afterInflight.delete(socket);
+      next();
     };
     res.once('finish', done);
     res.once('close', done);
@@ -65,7 +93,32 @@ export function createInnerServer(ctx: ProxyContext, handle: RequestHandler): In
   });
   // CONNECT inside the tunnel: not supported; without a 'connect' listener Node destroys the socket. An Upgrade
   // request, with no 'upgrade' listener, reaches 'request' like any other (Node 20), and strip drops its Upgrade
-  // header: no protocol switch in v1 (SPEC §12).
+  // header. With one, Node detaches its parser from the socket and hands the socket over (see upgrade-socket.ts).
+  if (upgrade !== undefined) {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const conn = conns.get(socket);
+      if (!conn) {
+        socket.destroy();
+        return;
+      }
+      // Idle and head deadlines are the handler's from here: Node removed its own timeout listener.
+      socket.setTimeout(0);
+      heads.get(socket)?.busy();
+      const start = () =>
+        runUpgrade(req, socket, head, (res, takeOver) => upgrade(req, res, conn, takeOver), resume);
+      // A pipelined upgrade behind unfinished responses waits for them: the socket is theirs until then.
+      const open = inflight.get(socket);
+      if (open === undefined || open.size === 0) start();
+      else afterInflight.set(socket, start);
+    });
+  }
+  // The connection goes back to plain HTTP after an upgrade answered with a normal response.
+  const resume = (socket: Socket, head: Buffer) => {
+    if (head.length > 0) socket.unshift(head);
+    server.emit('connection', socket);
+    socket.setTimeout(ctx.limits.idleTimeoutMs);
+    heads.get(socket)?.idle();
+  };
   return {
     accept(socket, conn) {
       conns.set(socket, conn);

@@ -7,7 +7,8 @@
 // - `proxy-authorization`, `x-clef-service`: addressed to this proxy; they never reach the upstream (SPEC §6).
 // - `connection`, `keep-alive`, `proxy-connection`, `te`, `trailer`, `upgrade`: hop-by-hop (RFC 9110 §7.6.1;
 //   `proxy-connection` is the pre-standard spelling some clients still send). Without `Upgrade` no protocol
-//   switch can be smuggled past the pipeline (WebSockets are beyond v1, SPEC §12).
+//   switch can be smuggled past the pipeline: only pipeline/upgrade.ts puts the pair back, for a WebSocket
+//   upgrade that has passed the policy stages.
 // - `transfer-encoding`: hop-by-hop too; Node's parser has already de-chunked the body, and the forwarder
 //   re-frames it for the upstream itself (chunked or Content-Length), so the client's framing must not leak.
 /** Lower-case names {@link stripHeaders} always removes, whatever `Connection` says. */
