@@ -21,6 +21,7 @@ import { evaluateTargets, formatReport } from './lib/report.mjs';
 import { checkedPath, LOAD_SCENARIOS, runInterleaved } from './lib/scenarios.mjs';
 import { setUp } from './lib/setup.mjs';
 import { runStartup } from './lib/startup.mjs';
+import { runWsEcho } from './lib/ws-echo.mjs';
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
@@ -44,7 +45,12 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outPath = opts.out ?? join(REPO_ROOT, 'bench/results', `${stamp}.json`);
 const has = (name) => opts.scenarios.includes(name);
 const results = { meta: meta(), scenarios: {} };
-const env = await setUp(opts.upstream, opts.audit, opts.client !== 'undici' && findHey() !== undefined);
+const env = await setUp(
+  opts.upstream,
+  opts.audit,
+  opts.client !== 'undici' && findHey() !== undefined,
+  has('ws-echo'),
+);
 results.meta.upstream = env.upstreamKind;
 log(`upstream: ${env.upstreamKind}, audit sink: ${opts.audit}`);
 let proxy;
@@ -90,6 +96,12 @@ try {
       clients: opts.client === 'hey' ? ['hey'] : hey ? ['undici', 'hey'] : ['undici'],
       log,
     });
+  }
+  if (has('ws-echo')) {
+    log(
+      `ws-echo: 4 WebSockets echoing 64-byte messages, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s per path`,
+    );
+    results.websocket = await runWsEcho(env, { ...opts, proxyPort: proxy.port, log });
   }
   // Operational log lines the proxy wrote while under load, "listening" included: a per-request log would show here.
   results.proxy_log_lines = proxy.lines;

@@ -175,6 +175,13 @@ export function formatReport(r, targets) {
     ];
     out.push(table(head, rows), '');
   }
+  if (r.websocket) {
+    const w = r.websocket;
+    out.push(
+      `ws-echo (${w.connections} WebSockets, ${w.message_bytes}-byte round trips): direct ${num(w.direct_msgs_s, 0)} ` +
+        `msg/s, proxy ${num(w.proxy_msgs_s, 0)} msg/s, proxy/direct ${pct(w.ratio)}${spread(w.ratio_by_round)}`,
+    );
+  }
   if (r.leaf) {
     const l = r.leaf;
     out.push(
@@ -189,7 +196,7 @@ export function formatReport(r, targets) {
         `[${st.warm_ms.map((x) => x.toFixed(0)).join(', ')}]; first start${st.first_start_generated_ca ? ' (CA generated)' : ''} ${num(st.first_start_ms, 0)} ms`,
     );
   }
-  if (r.leaf || r.startup) out.push('');
+  if (r.websocket || r.leaf || r.startup) out.push('');
   const verdict = (p) => (p === null ? 'n/a' : p ? 'pass' : 'MISS');
   out.push(
     table(

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { basicAuth } from './connectors.mjs';
 import { REPO_ROOT, startAgentChild, stopChild } from './procs.mjs';
 import { startUpstream } from './upstream.mjs';
+import { startWsUpstreamChild } from './ws-echo.mjs';
 
 /** The fixture CA that signed the upstream's certificate: the direct path and the proxy trust it. */
 export const FIXTURE_CA_PATH = join(REPO_ROOT, 'fixtures/certs/ca.crt');
@@ -20,8 +21,14 @@ export const FIXTURE_CA_PATH = join(REPO_ROOT, 'fixtures/certs/ca.crt');
  * @param {'auto' | 'node' | 'nginx'} upstreamKind
  * @param {'file' | 'stdout'} auditSink  `stdout` goes to /dev/null (the proxy child's stdout is not piped then)
  * @param {boolean} nativePort  also serve on 127.0.0.1:443 for hey (`nativeOrigin`), when possible
+ * @param {boolean} websocket  also start the ws echo upstream (`wsUpstream`), its host one more service host
  */
-export async function setUp(upstreamKind = 'auto', auditSink = 'file', nativePort = false) {
+export async function setUp(
+  upstreamKind = 'auto',
+  auditSink = 'file',
+  nativePort = false,
+  websocket = false,
+) {
   const dir = await mkdtemp(join(tmpdir(), 'clef-bench-'));
   const workloadToken = randomBytes(16).toString('hex');
   const agentToken = randomBytes(16).toString('hex');
@@ -37,6 +44,11 @@ export async function setUp(upstreamKind = 'auto', auditSink = 'file', nativePor
     children.push(upstream.child);
     const host = `localhost:${upstream.port}`;
     const hosts = upstream.nativePort ? [host, `localhost:${upstream.nativePort}`] : [host];
+    const wsUpstream = websocket ? await startWsUpstreamChild(`Bearer ${secret}`) : undefined;
+    if (wsUpstream) {
+      children.push(wsUpstream.child);
+      hosts.push(`localhost:${wsUpstream.port}`);
+    }
     const dataPath = join(dir, 'agent-data.json');
     const data = {
       revision: 'bench-1',
@@ -70,6 +82,7 @@ export async function setUp(upstreamKind = 'auto', auditSink = 'file', nativePor
       nativeOrigin: upstream.nativePort ? 'https://localhost' : undefined,
       nativeSkipped: upstream.nativeSkipped,
       upstream,
+      wsUpstream,
       upstreamKind: upstream.kind,
       auditSink,
       agent,
