@@ -38,6 +38,11 @@ export interface ConnInfo {
   readonly socket: Socket;
   /** Set once the CONNECT (or the first forwarded request) named one. */
   target: HostPort | undefined;
+  /**
+   * The workload identity the CONNECT authenticated as (the `Proxy-Authorization` username), null while unknown
+   * or anonymous. Per connection: every request inside the tunnel runs as it (prepare.ts, audit events).
+   */
+  identity: string | null;
   /** Requests seen on this connection, for request ids `c7.1`, `c7.2`, … */
   requests: number;
 }

@@ -10,6 +10,7 @@ export type ProxyErrorCode =
   | 'host_not_allowed'
   | 'no_matching_service'
   | 'service_not_allowed'
+  | 'identity_not_allowed'
   | 'https_required'
   | 'proxy_auth_required'
   | 'misdirected_request'
@@ -54,6 +55,10 @@ export const ERROR_TABLE: Readonly<Record<ProxyErrorCode, ErrorEntry>> = Object.
   service_not_allowed: {
     status: 403,
     message: 'The service named in X-Clef-Service does not match this request.',
+  },
+  identity_not_allowed: {
+    status: 403,
+    message: 'This workload identity may not use the service that matches this request.',
   },
   https_required: { status: 403, message: 'Requests to a service host must use HTTPS (CONNECT).' },
   proxy_auth_required: { status: 407, message: 'Proxy authentication is required.' },

@@ -4,7 +4,9 @@
  */
 
 export { createAgentSource } from './agent/agent-source.js';
+export type { IdentityInput, IdentityTable } from './agent/identities.js';
 export type { CredentialSource, Service, ServiceAuth, ServiceIndex } from './agent/source.js';
+export type { StaticSource, StaticSourceOptions } from './agent/static-source.js';
 export { createStaticSource } from './agent/static-source.js';
 export { createAuditSink } from './audit/create-sink.js';
 export type { AuditEvent, DenyEvent, RequestEvent, TunnelEvent } from './audit/events.js';

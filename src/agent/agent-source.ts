@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, StartupError } from '../exit-codes.js';
 import type { Logger } from '../log/logger.js';
 import { type AgentClient, AgentError, createAgentClient } from './client.js';
+import { type IdentityTable, parseIdentitiesDoc } from './identities.js';
+import { createIdentityPoller } from './identity-poller.js';
 import { createServicesPoller } from './poller.js';
 import { createSecretCache } from './secret-cache.js';
 import { parseServicesDoc } from './services.js';
@@ -26,7 +28,7 @@ export interface AgentSourceOptions {
   readonly logger: Logger;
 }
 
-/** An agent source; `close()` stops the poller and destroys the pooled sockets. */
+/** An agent source; `close()` stops the pollers and destroys the pooled sockets. */
 export type AgentSource = CredentialSource & { close(): Promise<void> };
 
 /** The URL as shown in messages: userinfo dropped, no trailing slash. */
@@ -98,6 +100,46 @@ async function loadFirst(client: AgentClient, url: string): Promise<{ index: Ser
 }
 
 /**
+ * The first `/v1/identities` fetch (issue 12). 404 ⇒ the agent has no identities: undefined, and every username
+ * shares `CLEF_PROXY_TOKEN`. 401 ⇒ exit 4, as for services. Anything else that is not a valid document ⇒ exit 3:
+ * an agent that serves identities but cannot give them now must not start us in the weaker shared-token mode.
+ */
+async function loadIdentities(
+  client: AgentClient,
+  url: string,
+): Promise<{ table: IdentityTable | undefined; etag?: string }> {
+  const shown = displayUrl(url);
+  let res: Awaited<ReturnType<AgentClient['identities']>>;
+  try {
+    res = await client.identities();
+  } catch (err) {
+    if (err instanceof AgentError && err.kind === 'unauthorized') {
+      throw new StartupError(ExitCode.AuthMisconfig, 'agent rejected the token', `${shown}${err.message}`);
+    }
+    const why = err instanceof Error ? err.message : 'request failed';
+    throw new StartupError(ExitCode.AgentUnreachable, 'agent identities unavailable', `${shown}${why}`, {
+      cause: err,
+    });
+  }
+  if (res.status === 'unsupported') return { table: undefined };
+  if (res.status !== 'ok') {
+    throw new StartupError(
+      ExitCode.AgentUnreachable,
+      'agent identities unavailable',
+      `${shown} answered 304`,
+    );
+  }
+  const parsed = parseIdentitiesDoc(res.doc);
+  if (!parsed.ok) {
+    const why = `${shown}/v1/identities sent a document with ${parsed.issues.length} issue(s)`;
+    throw new StartupError(ExitCode.AgentUnreachable, 'agent identities invalid', why, {
+      details: parsed.issues,
+    });
+  }
+  return res.etag === undefined ? { table: parsed.table } : { table: parsed.table, etag: res.etag };
+}
+
+/**
  * Connect to the agent and return a running source. Throws {@link StartupError}: exit 3 when the agent is not
  * ready in time or its first services answer fails or is malformed, exit 4 when it rejects the token, exit 2 for
  * a URL that is not `http://` on loopback.
@@ -113,10 +155,12 @@ export async function createAgentSource(options: AgentSourceOptions): Promise<Ag
     throw new StartupError(ExitCode.InvalidConfig, 'invalid agent url', why);
   }
   let first: { index: ServiceIndex; etag?: string };
+  let firstIdentities: { table: IdentityTable | undefined; etag?: string };
   try {
     const readyArgs = { client, url, timeoutMs: options.readyTimeoutMs };
     await waitForReady({ ...readyArgs, intervalMs: options.readyIntervalMs ?? 250 });
     first = await loadFirst(client, url);
+    firstIdentities = await loadIdentities(client, url);
   } catch (err) {
     client.close();
     throw err;
@@ -129,6 +173,18 @@ export async function createAgentSource(options: AgentSourceOptions): Promise<Ag
     lastContactMs = Date.now();
     return answer;
   };
+  const identityCount = firstIdentities.table?.byName.size;
+  if (identityCount === undefined)
+    logger.info('agent serves no identities: one workload token for every username');
+  else logger.info({ identities: identityCount }, 'identities loaded');
+  const identities = createIdentityPoller({
+    fetch: (etag) => client.identities(etag).then(contact),
+    refreshMs: options.refreshMs,
+    initial: firstIdentities.table,
+    initialEtag: firstIdentities.etag,
+    onWarning: (message) => logger.warn(message),
+    onUpdate: (table) => logger.info({ identities: table.byName.size }, 'identities updated'),
+  });
 
   const listeners = new Set<(index: ServiceIndex) => void>();
   const poller = createServicesPoller({
@@ -158,16 +214,20 @@ export async function createAgentSource(options: AgentSourceOptions): Promise<Ag
 
   return {
     services: () => poller.current(),
+    identities: () => identities.current(),
     secret: (key) => cache.get(key),
-    refresh: () => poller.refreshNow(),
     health: () => ({ lastContactMs, refreshMs: options.refreshMs }),
     stats: () => ({ secretCacheHits: cache.hits, secretCacheMisses: cache.misses, refreshFailures }),
+    refresh: async () => {
+      await Promise.all([poller.refreshNow(), identities.refreshNow()]);
+    },
     onServices(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     async close() {
       poller.stop();
+      identities.stop();
       cache.clear();
       listeners.clear();
       client.close();

@@ -33,11 +33,18 @@ export type ServicesResponse =
   | { readonly status: 'ok'; readonly etag: string | undefined; readonly doc: unknown }
   | { readonly status: 'not_modified' };
 
+/**
+ * The answer to `GET /v1/identities` (issue 12): a new document, 304 for our ETag, or `unsupported` when the agent
+ * answers 404 — an agent that predates identities, for which every username shares `CLEF_PROXY_TOKEN`.
+ */
+export type IdentitiesResponse = ServicesResponse | { readonly status: 'unsupported' };
+
 /** The agent API, one method per endpoint. */
 export interface AgentClient {
   /** True on 200 from `/v1/ready`, false on any other status; rejects `unreachable` on network failure. */
   ready(options?: { timeoutMs?: number }): Promise<boolean>;
   services(etag?: string): Promise<ServicesResponse>;
+  identities(etag?: string): Promise<IdentitiesResponse>;
   /** The secret's value; rejects with an {@link AgentError} on anything but a well-formed 200. */
   secret(key: string): Promise<string>;
   /** Destroy the pooled sockets; later calls reject `unreachable`. */
@@ -191,6 +198,15 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     async services(etag) {
       const path = '/v1/services';
       const res = await get(path, { etag, limit: MAX_SERVICES_BYTES });
+      if (res.status === 304 && etag !== undefined) return { status: 'not_modified' };
+      if (res.status !== 200) throw statusError(path, res.status);
+      const tag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
+      return { status: 'ok', etag: tag, doc: parseJson(path, res.body) };
+    },
+    async identities(etag) {
+      const path = '/v1/identities';
+      const res = await get(path, { etag, limit: MAX_SERVICES_BYTES });
+      if (res.status === 404) return { status: 'unsupported' };
       if (res.status === 304 && etag !== undefined) return { status: 'not_modified' };
       if (res.status !== 200) throw statusError(path, res.status);
       const tag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;

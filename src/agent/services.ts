@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { type HostEntry, parseHostEntry } from '../net/host-pattern.js';
+import { IDENTITY_PATTERN_RE } from './identities.js';
 import type { Service, ServiceAuth, ServiceIndex } from './source.js';
 
 // RFC 9110 §5.6.2 token characters: what a header name may hold.
@@ -91,6 +92,14 @@ export const ServiceSchema = v.strictObject({
   hosts: v.pipe(v.array(HostEntrySchema), v.minLength(1, 'hosts must name at least one host')),
   path_prefix: PathPrefix,
   auth: Auth,
+  identities: v.optional(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(IDENTITY_PATTERN_RE, 'an identity must be 1–128 characters without spaces, controls or ":"'),
+      ),
+    ),
+  ),
 });
 
 /** The `/v1/services` body. Extra top-level metadata is ignored; the services themselves are strict. */
@@ -130,12 +139,15 @@ function toService(wire: WireService): Service {
   // One host written twice in a service must not make that service a candidate twice (SPEC §6 matching).
   const hosts = new Map<string, HostEntry>();
   for (const h of wire.hosts) if (!hosts.has(h.key)) hosts.set(h.key, h);
-  return Object.freeze({
+  const service: Service = {
     name: wire.name,
     hosts: Object.freeze([...hosts.values()]),
     pathPrefix: wire.path_prefix,
     auth: Object.freeze({ ...auth }),
-  });
+    // Only when listed: a service without the key stays open to every admitted workload (check-identity.ts).
+    ...(wire.identities === undefined ? {} : { identities: Object.freeze([...wire.identities]) }),
+  };
+  return Object.freeze(service);
 }
 
 /** Names must be unique (compared case-insensitively, as `X-Clef-Service` picks one by name). */

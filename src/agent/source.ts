@@ -3,6 +3,7 @@
  * The core only ever sees this interface.
  */
 import type { HostEntry } from '../net/host-pattern.js';
+import type { IdentityTable } from './identities.js';
 
 export type ServiceAuth =
   | { readonly type: 'bearer'; readonly secret: string }
@@ -22,6 +23,11 @@ export interface Service {
   /** Always starts with `/`; no trailing slash except for the root prefix `/`. */
   readonly pathPrefix: string;
   readonly auth: ServiceAuth;
+  /**
+   * Who may use the service: identity names or globs (`*` = any run of characters). Absent = every admitted
+   * workload; see `pipeline/check-identity.ts`.
+   */
+  readonly identities?: readonly string[];
 }
 
 /**
@@ -48,6 +54,11 @@ export interface CredentialSource {
   /** The services in force now (the last good set). */
   services(): ServiceIndex;
   secret(key: string): string | Promise<string>;
+  /**
+   * The workload identities in force (the agent's `/v1/identities`), or undefined when the source has none: then
+   * every username authenticates with the one workload token (`pipeline/authenticate.ts`).
+   */
+  identities?(): IdentityTable | undefined;
   /** Fetch services again at once (SIGHUP). Optional for static sources. */
   refresh?(): Promise<void>;
   /** Subscribe to new service sets; returns the unsubscribe function. */

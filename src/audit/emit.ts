@@ -33,6 +33,7 @@ export function denyEvent(conn: ConnInfo, reason: AuditReason, status?: number):
     ts: isoNow(),
     conn_id: conn.id,
     client: conn.client,
+    identity: conn.identity,
     host: target ? target.host : null,
     port: target ? target.port : null,
     event: 'deny',
@@ -59,6 +60,7 @@ export function tunnelEvent(conn: ConnInfo, stats: TunnelStats): TunnelEvent {
     ts: isoNow(),
     conn_id: conn.id,
     client: conn.client,
+    identity: conn.identity,
     host: target ? target.host : null,
     port: target ? target.port : null,
     event: 'tunnel',
@@ -89,7 +91,7 @@ export function requestEvent(
 /** What identifies a request in its event, decided before the outcome is known. */
 export type RequestIdentity = Pick<
   RequestFields,
-  'request_id' | 'method' | 'path' | 'service' | 'auth_type' | 'secret_ref'
+  'request_id' | 'identity' | 'method' | 'path' | 'service' | 'auth_type' | 'secret_ref'
 >;
 
 /** The byte counts, duration and route of a request event. */
@@ -122,6 +124,7 @@ function build(
       ts,
       conn_id: conn.id,
       client: conn.client,
+      identity: id.identity,
       host,
       port,
       event: 'request',
@@ -144,6 +147,7 @@ function build(
     ts,
     conn_id: conn.id,
     client: conn.client,
+    identity: id.identity,
     host,
     port,
     event: 'request',

@@ -11,6 +11,11 @@ interface EventBase {
   readonly conn_id: string;
   /** `ip:port` of the client (IPv6 in brackets). */
   readonly client: string;
+  /**
+   * The workload identity (the `Proxy-Authorization` username, issue 12): null when unknown (before or without
+   * authentication) or anonymous. Added within schema_version 1: a new field, no field changed.
+   */
+  readonly identity: string | null;
   /** null when the refusal came before a target was parsed. */
   readonly host: string | null;
   readonly port: number | null;

@@ -38,9 +38,9 @@ function head(e: AuditEvent, kind: string): string {
   return `{"schema_version":1,"ts":${str(e.ts)},"event":"${kind}","conn_id":${str(e.conn_id)}`;
 }
 
-/** `client`, `host`, `port`: present on every event, `null` host/port when no target was parsed yet. */
+/** `client`, `identity`, `host`, `port`: on every event, `null` identity/host/port when not known yet. */
 function target(e: AuditEvent): string {
-  return `,"client":${str(e.client)},"host":${str(e.host)},"port":${num(e.port)}`;
+  return `,"client":${str(e.client)},"identity":${str(e.identity)},"host":${str(e.host)},"port":${num(e.port)}`;
 }
 
 /** `reason` is optional on request and tunnel events and written only when set. */
@@ -58,7 +58,7 @@ function traffic(e: RequestEvent | TunnelEvent): string {
 function requestLine(e: RequestEvent): string {
   return (
     `${head(e, 'request')},"request_id":${str(e.request_id)}` +
-    `,"client":${str(e.client)},"method":${str(e.method)},"host":${str(e.host)},"port":${num(e.port)}` +
+    `,"client":${str(e.client)},"identity":${str(e.identity)},"method":${str(e.method)},"host":${str(e.host)},"port":${num(e.port)}` +
     `,"path":${pathOnly(e.path)},"service":${str(e.service)},"auth_type":${str(e.auth_type)}` +
     `,"secret_ref":${str(e.secret_ref)},"decision":${str(e.decision)}${reason(e.reason)}` +
     `,"status":${num(e.status)}${traffic(e)}`

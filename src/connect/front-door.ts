@@ -37,6 +37,7 @@ export async function handleConnection(deps: FrontDoorDeps, socket: Socket): Pro
     client: clientAddress(socket),
     socket,
     target: undefined,
+    identity: null,
     requests: 0,
   };
   try {
@@ -84,10 +85,12 @@ async function frontDoor(deps: FrontDoorDeps, conn: ConnInfo): Promise<void> {
   }
 
   conn.target = parsed.target;
-  if (!authenticate(parsed.proxyAuthorization, ctx.workloadToken)) {
+  const auth = authenticate(parsed.proxyAuthorization, ctx.workloadToken, ctx.source.identities?.());
+  if (!auth.ok) {
     deny(ctx, conn, 'proxy_auth_required');
     return;
   }
+  conn.identity = auth.identity;
   const decision = decideTarget(parsed.target, ctx.source.services(), ctx.passthrough);
   if (decision === 'tunnel') {
     await openTunnel(ctx, conn, read.rest);

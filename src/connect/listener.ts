@@ -35,6 +35,7 @@ export function listen(
         client: clientAddress(socket),
         socket,
         target: undefined,
+        identity: null,
         requests: 0,
       };
       const status = refuse(socket, 'overloaded');

@@ -108,8 +108,11 @@ async function forwardOne(
 ): Promise<void> {
   const split = splitAbsolute(req.url ?? '');
   const target = split?.target;
+  // Each forwarded request carries its own Proxy-Authorization, so the identity is the request's, not the socket's.
+  const auth = authenticate(req.headers['proxy-authorization'], ctx.workloadToken, ctx.source.identities?.());
   const id: RequestIdentity = {
     request_id: requestId,
+    identity: auth.ok ? auth.identity : null,
     method: req.method ?? '',
     path: split ? (split.path.split('?', 1)[0] ?? '/') : '',
     service: null,
@@ -119,8 +122,7 @@ async function forwardOne(
   const deny = (code: ProxyErrorCode) =>
     ctx.audit.write(deniedRequestEvent(conn, target, id, code, sendError(res, code), start));
 
-  if (!authenticate(req.headers['proxy-authorization'], ctx.workloadToken))
-    return deny('proxy_auth_required');
+  if (!auth.ok) return deny('proxy_auth_required');
   if (!split || !target) return deny('bad_request');
   const index = ctx.source.services();
   const decision = decideTarget(target, index, ctx.passthrough);

@@ -10,6 +10,7 @@ import { type ErrorExtras, ProxyError, type ProxyErrorCode } from '../errors.js'
 import type { HostPort } from '../net/host-port.js';
 import { hostSetCovers } from '../net/host-set.js';
 import { checkRequestHost } from './check-host.js';
+import { checkIdentity } from './check-identity.js';
 import { inject } from './inject.js';
 import { matchService, parseRequestTarget } from './match-service.js';
 import { stripHeaders } from './strip.js';
@@ -30,6 +31,8 @@ export interface Prepared {
   readonly auditPath: string;
   /** The matched service, or null (no match yet, or a passthrough forward). */
   readonly service: Service | null;
+  /** The workload identity the connection authenticated as (null: anonymous). */
+  readonly identity: string | null;
 }
 
 export interface PreparedOk extends Prepared {
@@ -58,10 +61,11 @@ export async function prepareRequest(
   const parsedTarget = parseRequestTarget(input.rawUrl);
   const auditPath = parsedTarget.ok ? parsedTarget.value.path : '';
   let service: Service | null = null;
+  const identity = conn.identity;
   const denied = (code: ProxyErrorCode, extras?: ErrorExtras): PreparedDenied =>
     extras === undefined
-      ? { ok: false, code, auditPath, service }
-      : { ok: false, code, extras, auditPath, service };
+      ? { ok: false, code, auditPath, service, identity }
+      : { ok: false, code, extras, auditPath, service, identity };
 
   // Raw headers, not req.headers.host: Node keeps only the first of two Host lines there (SPEC §6).
   const host = checkRequestHost(input.rawHeaders, target);
@@ -82,6 +86,9 @@ export async function prepareRequest(
   if (match.value.kind === 'service') {
     const svc = match.value.service;
     service = svc;
+    // After the match, never part of it: an identity cannot steer a request onto another service (check-identity.ts).
+    const allowed = checkIdentity(svc, identity);
+    if (!allowed.ok) return denied(allowed.code);
     let secret: string;
     try {
       const pending = ctx.source.secret(svc.auth.secret);
@@ -99,7 +106,7 @@ export async function prepareRequest(
     path = injected.value.path;
     rawHeaders = injected.value.rawHeaders;
   }
-  return { ok: true, path, rawHeaders, auditPath, service };
+  return { ok: true, path, rawHeaders, auditPath, service, identity };
 }
 
 function causeOf(err: unknown): string {

@@ -25,6 +25,7 @@ export function requestIdentity(requestId: string, method: string, prepared: Pre
   const service = prepared.service;
   return {
     request_id: requestId,
+    identity: prepared.identity,
     method,
     path: prepared.auditPath,
     service: service?.name ?? null,

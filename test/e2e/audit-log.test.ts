@@ -19,10 +19,10 @@ const AGENT_TOKEN = 'audit-e2e-agent-token';
 const KEEP_ALIVE = { connection: 'keep-alive' };
 const ORDER = {
   request:
-    'schema_version ts event conn_id request_id client method host port path service auth_type secret_ref decision reason status bytes_in bytes_out duration_ms via_upstream_proxy',
+    'schema_version ts event conn_id request_id client identity method host port path service auth_type secret_ref decision reason status bytes_in bytes_out duration_ms via_upstream_proxy',
   tunnel:
-    'schema_version ts event conn_id client host port decision reason bytes_in bytes_out duration_ms via_upstream_proxy',
-  deny: 'schema_version ts event conn_id client host port decision reason status',
+    'schema_version ts event conn_id client identity host port decision reason bytes_in bytes_out duration_ms via_upstream_proxy',
+  deny: 'schema_version ts event conn_id client identity host port decision reason status',
 } as const;
 
 let upstream: TestUpstream;
@@ -80,8 +80,18 @@ const NUM = expect.any(Number);
 const ONLY = { service: 'only', auth_type: 'bearer', secret_ref: 'K_MISSING' };
 const SVC = { service: 'svc', auth_type: 'bearer', secret_ref: 'K_SVC' };
 
-function base(event: string, host: string | null, port: number | null): Ev {
-  return { schema_version: 1, ts: ISO, event, conn_id: CONN, client: CLIENT, host, port };
+/** The test's `Proxy-Authorization` username: the identity of every connection that authenticated (issue 12). */
+const IDENTITY = 'workload';
+/** Refusals that come before the workload authenticated: no identity is known. */
+const BEFORE_AUTH: ReadonlySet<string> = new Set(['proxy_auth_required', 'bad_request', 'header_timeout']);
+
+function base(
+  event: string,
+  host: string | null,
+  port: number | null,
+  identity: string | null = IDENTITY,
+): Ev {
+  return { schema_version: 1, ts: ISO, event, conn_id: CONN, client: CLIENT, identity, host, port };
 }
 /** A `Proxy-Authorization` header line with the test token. */
 const PA = () => `Proxy-Authorization: ${basicAuth()}\r\n`;
@@ -93,7 +103,8 @@ function req(host: string, port: number, path: string, rest: Ev): Ev {
 }
 type Target = readonly [host: string | null, port: number | null];
 function deny(reason: string, [host, port]: Target, status?: number): Ev {
-  return { ...base('deny', host, port), decision: 'deny', reason, ...(status ? { status } : {}) };
+  const identity = BEFORE_AUTH.has(reason) ? null : IDENTITY;
+  return { ...base('deny', host, port, identity), decision: 'deny', reason, ...(status ? { status } : {}) };
 }
 
 /** One step of traffic and the one event it must produce. */

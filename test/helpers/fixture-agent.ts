@@ -18,6 +18,8 @@ export interface FixtureData {
   readonly services: readonly unknown[];
   readonly secrets?: Readonly<Record<string, string>>;
   readonly revision?: string;
+  /** Served on `/v1/identities` when present; absent ⇒ that endpoint answers 404. */
+  readonly identities?: ReadonlyArray<{ readonly name: string; readonly token_sha256: string }>;
 }
 
 /** The fixture's behaviour switches (`PUT /_fixture/mode`). */
@@ -25,6 +27,7 @@ export interface FixtureMode {
   readonly ready?: boolean;
   readonly services?: 'ok' | 'fail' | 'unavailable' | 'garbage' | 'invalid';
   readonly secrets?: 'ok' | 'fail' | 'unauthorized' | 'unavailable' | 'garbage' | 'mismatch' | 'slow';
+  readonly identities?: 'ok' | 'fail' | 'invalid';
   readonly delay_ms?: number;
 }
 

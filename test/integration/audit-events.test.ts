@@ -30,7 +30,8 @@ const KEYS = {
 function checkShape(e: AuditEvent): void {
   const keys = Object.keys(e).sort();
   const optional = e.event === 'deny' ? 'status' : 'reason';
-  const expected = `schema_version ts event conn_id client host port decision ${KEYS[e.event]}`.split(' ');
+  const expected =
+    `schema_version ts event conn_id client identity host port decision ${KEYS[e.event]}`.split(' ');
   if (optional in e) expected.push(optional);
   expect(keys).toEqual(expected.sort());
   expect(e.schema_version).toBe(1);

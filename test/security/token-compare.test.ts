@@ -32,6 +32,9 @@ describe('static: the comparison is constant-time by construction', () => {
     expect(code).toMatch(/export function prepareToken[^{]*\{\s*return sha256\(/);
     expect(code).toMatch(/const given = sha256\(password\)/);
     expect(code).toMatch(/given\.length === token\.length && timingSafeEqual\(given, token\)/);
+    // Per-identity tokens (issue 12): the presented token's digest against the agent's digest, or a dummy one.
+    expect(code).toMatch(/const presented = sha256\(password\)/);
+    expect(code).toMatch(/timingSafeEqual\(presented, expected \?\? NO_DIGEST\)/);
     // No early-exit comparison of secret material.
     expect(code).not.toMatch(/\.equals\(|Buffer\.compare|\.compare\(/);
     expect(code).not.toMatch(/\b(?:password|given|decoded|token)\s*[!=]==?\s*(?!null\b)[A-Za-z_]/);
@@ -54,7 +57,9 @@ describe('static: the comparison is constant-time by construction', () => {
     };
     await walk(SRC);
     expect(uses.length).toBeGreaterThan(0);
-    for (const use of uses) expect(use).toMatch(/authenticate\([^)]*,\s*ctx\.workloadToken\)/);
+    // The identity table (issue 12) rides along as a third argument; it holds digests only.
+    for (const use of uses)
+      expect(use).toMatch(/authenticate\([^)]*,\s*ctx\.workloadToken,\s*ctx\.source\.identities\?\.\(\)\)/);
   });
 });
 

@@ -16,6 +16,7 @@ const EXPECTED: ReadonlyArray<readonly [number, ProxyErrorCode]> = [
   [403, 'host_not_allowed'],
   [403, 'no_matching_service'],
   [403, 'service_not_allowed'],
+  [403, 'identity_not_allowed'],
   [403, 'https_required'],
   [407, 'proxy_auth_required'],
   [421, 'misdirected_request'],
@@ -29,6 +30,12 @@ const EXPECTED: ReadonlyArray<readonly [number, ProxyErrorCode]> = [
   [503, 'overloaded'],
   [504, 'upstream_timeout'],
 ];
+
+/**
+ * Codes SPEC §12 says join the §6 table when built (wave 2). The SPEC file does not list them yet, so its table
+ * must equal the literal copy without them.
+ */
+const WAVE_2: ReadonlySet<string> = new Set(['identity_not_allowed']);
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SPEC_PATH = resolve(REPO_ROOT, '../shared/SPEC.md');
@@ -55,7 +62,9 @@ describe('error table vs SPEC §6', () => {
 
   it.skipIf(!SPEC_PRESENT)('the SPEC file’s §6 table equals the literal copy (in order)', () => {
     const pairs = specPairs(readFileSync(SPEC_PATH, 'utf8'));
-    expect(pairs).toEqual(EXPECTED.map((p) => [...p]));
+    expect(pairs.filter(([, c]) => !WAVE_2.has(c))).toEqual(
+      EXPECTED.filter(([, c]) => !WAVE_2.has(c)).map((p) => [...p]),
+    );
   });
 
   it.each([['bad_request'], ['upstream_timeout'], ['sni_mismatch'], ['toString'], ['__proto__'], ['']])(

@@ -10,6 +10,7 @@ const REQUEST_KEYS = [
   'conn_id',
   'request_id',
   'client',
+  'identity',
   'method',
   'host',
   'port',
@@ -28,14 +29,14 @@ const withReason = (keys: string[]) => {
   const at = keys.indexOf('decision') + 1;
   return [...keys.slice(0, at), 'reason', ...keys.slice(at)];
 };
-const BASE = ['schema_version', 'ts', 'event', 'conn_id', 'client', 'host', 'port', 'decision'];
+const BASE = ['schema_version', 'ts', 'event', 'conn_id', 'client', 'identity', 'host', 'port', 'decision'];
 const TUNNEL_KEYS = [...BASE, 'bytes_in', 'bytes_out', 'duration_ms', 'via_upstream_proxy'];
 
 describe('serializeEvent', () => {
-  it('writes the SPEC §10 example byte for byte', () => {
+  it('writes the SPEC §10 example byte for byte, plus the identity (issue 12, additive)', () => {
     expect(serializeEvent(requestEvent(7, { conn_id: 'c7', request_id: 'c7.3' }))).toBe(
       `{"schema_version":1,"ts":"${TS}","event":"request","conn_id":"c7","request_id":"c7.3",` +
-        '"client":"127.0.0.1:53422","method":"GET","host":"api.github.com","port":443,"path":"/repos/x",' +
+        '"client":"127.0.0.1:53422","identity":"ci-bot","method":"GET","host":"api.github.com","port":443,"path":"/repos/x",' +
         '"service":"github","auth_type":"bearer","secret_ref":"GITHUB_TOKEN","decision":"inject","status":200,' +
         '"bytes_in":0,"bytes_out":512,"duration_ms":12.3,"via_upstream_proxy":false}\n',
     );

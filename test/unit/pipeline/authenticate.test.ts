@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { type IdentityTable, parseIdentitiesDoc } from '../../../src/agent/identities.js';
 import { authenticate, prepareToken } from '../../../src/pipeline/authenticate.js';
 
 const TOKEN = 'tok-3f9a7c';
@@ -64,17 +65,17 @@ describe('authenticate', () => {
     ['trailing junk after the credentials', `${basic(`u:${TOKEN}`)} extra`, digest, false],
     ['token68 with no scheme', Buffer.from(`u:${TOKEN}`).toString('base64'), digest, false],
   ])('%s', (_label, header, token, expected) => {
-    expect(authenticate(header, token)).toBe(expected);
+    expect(authenticate(header, token).ok).toBe(expected);
   });
 
   it('compares raw bytes: a non-UTF-8 password does not match its replacement-character text', () => {
     const text = '\ufffd';
     const raw = Buffer.concat([Buffer.from('u:'), Buffer.from([0xff])]);
-    expect(authenticate(`Basic ${raw.toString('base64')}`, prepareToken(text))).toBe(false);
+    expect(authenticate(`Basic ${raw.toString('base64')}`, prepareToken(text)).ok).toBe(false);
   });
 
   it('accepts a UTF-8 token', () => {
-    expect(authenticate(basic('u:clé-ü'), prepareToken('clé-ü'))).toBe(true);
+    expect(authenticate(basic('u:clé-ü'), prepareToken('clé-ü')).ok).toBe(true);
   });
 });
 
@@ -86,5 +87,52 @@ describe('prepareToken', () => {
     expect(d.includes(Buffer.from(TOKEN))).toBe(false);
     expect(prepareToken(TOKEN).equals(d)).toBe(true);
     expect(prepareToken(`${TOKEN}x`).equals(d)).toBe(false);
+  });
+});
+
+describe('authenticate: the username is the identity (issue 12)', () => {
+  const hex = (t: string) => createHash('sha256').update(t).digest('hex');
+  const parsed = parseIdentitiesDoc([
+    { name: 'ci-bot', token_sha256: hex('ci-secret') },
+    { name: 'agent-7', token_sha256: hex('seven').toUpperCase() },
+    { name: 'blank', token_sha256: hex('') },
+  ]);
+  if (!parsed.ok) throw new Error(parsed.issues.join());
+  const table = parsed.table;
+
+  it.each<[string, string | undefined, Buffer | null, IdentityTable | undefined, string | null | false]>([
+    ['table: right name and token', basic('ci-bot:ci-secret'), digest, table, 'ci-bot'],
+    ['table: upper-case hex digest in the document', basic('agent-7:seven'), digest, table, 'agent-7'],
+    ['table: token of another identity', basic('ci-bot:seven'), digest, table, false],
+    ['table: unknown identity', basic('nobody:ci-secret'), digest, table, false],
+    ['table: names are case-sensitive', basic('CI-BOT:ci-secret'), digest, table, false],
+    ['table: the shared token opens nothing', basic(`ci-bot:${TOKEN}`), digest, table, false],
+    ['table: an empty token never matches', basic('blank:'), digest, table, false],
+    ['table: no header', undefined, digest, table, false],
+    ['table: empty username', basic(':ci-secret'), digest, table, false],
+    ['shared token: the username is the identity', basic(`ci-bot:${TOKEN}`), digest, undefined, 'ci-bot'],
+    ['shared token: any username', basic(`whoever:${TOKEN}`), digest, undefined, 'whoever'],
+    ['shared token: empty username is anonymous', basic(`:${TOKEN}`), digest, undefined, null],
+    ['shared token: a username with spaces is anonymous', basic(`a b:${TOKEN}`), digest, undefined, null],
+    ['shared token: wrong token', basic('ci-bot:nope'), digest, undefined, false],
+    ['waived: no header is anonymous', undefined, null, undefined, null],
+    ['waived, no table: the claimed username', basic('ci-bot:x'), null, undefined, 'ci-bot'],
+    ['waived, table: a proven identity', basic('ci-bot:ci-secret'), null, table, 'ci-bot'],
+    ['waived, table: a wrong token is anonymous', basic('ci-bot:nope'), null, table, null],
+  ])('%s', (_label, header, token, identities, expected) => {
+    const result = authenticate(header, token, identities);
+    if (expected === false) expect(result).toEqual({ ok: false });
+    else expect(result).toEqual({ ok: true, identity: expected });
+  });
+
+  it('a non-UTF-8 username is never an identity', () => {
+    const raw = Buffer.concat([Buffer.from([0xff]), Buffer.from(`:${TOKEN}`)]);
+    expect(authenticate(`Basic ${raw.toString('base64')}`, digest)).toEqual({ ok: true, identity: null });
+  });
+
+  it('a refusal does not say which part failed', () => {
+    const unknown = authenticate(basic('nobody:ci-secret'), digest, table);
+    const wrong = authenticate(basic('ci-bot:wrong'), digest, table);
+    expect(unknown).toEqual(wrong);
   });
 });
