@@ -13,6 +13,11 @@ export interface NoProxyMatcher {
    * (lower-case, no trailing dot, punycode; IPv6 without brackets), as `parseHostPort` returns it.
    */
   matches(host: string, port: number): boolean;
+  /**
+   * The entry (as written in the list) that makes `host:port` bypass the proxy, or undefined when none does: the
+   * same rule as {@link matches}, for `clef-proxy explain`. Off the hot path: it walks the entries one by one.
+   */
+  matchingEntry(host: string, port: number): string | undefined;
   /** Entries that could not be parsed; they match nothing. Reported as config issues or startup warnings. */
   readonly invalid: readonly string[];
 }
@@ -120,6 +125,8 @@ function ipMatch(rules: IpRules | undefined, host: string, family: number): bool
  * Case-insensitive, one trailing dot ignored, empty entries ignored, loopback never bypassed implicitly.
  */
 export function parseNoProxy(list: string): NoProxyMatcher {
+  // Every valid entry with its text, in list order, for matchingEntry(); matches() never reads it.
+  const entries: Array<{ readonly token: string; readonly entry: Entry }> = [];
   const names: NameRule[] = [];
   const anyPort = newRules();
   const byPort = new Map<number, IpRules>();
@@ -128,6 +135,7 @@ export function parseNoProxy(list: string): NoProxyMatcher {
   for (const token of list.split(SEPARATORS)) {
     if (token === '') continue;
     const entry = safeParseEntry(token.toLowerCase());
+    if (entry) entries.push({ token, entry });
     if (!entry) {
       invalid.push(token);
     } else if (entry.kind === 'all') {
@@ -149,7 +157,7 @@ export function parseNoProxy(list: string): NoProxyMatcher {
     }
   }
   Object.freeze(invalid);
-  return Object.freeze({
+  const matcher = {
     invalid,
     matches(host: string, port: number): boolean {
       if (all) return true;
@@ -161,5 +169,14 @@ export function parseNoProxy(list: string): NoProxyMatcher {
       }
       return false;
     },
-  });
+    matchingEntry(host: string, port: number): string | undefined {
+      if (!matcher.matches(host, port)) return undefined;
+      // One single-entry matcher per candidate: the rule is matches()'s own, so the two can never disagree.
+      for (const { token, entry } of entries) {
+        if (entry.kind === 'all' || parseNoProxy(token).matches(host, port)) return token;
+      }
+      return undefined;
+    },
+  };
+  return Object.freeze(matcher);
 }
