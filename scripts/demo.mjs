@@ -125,6 +125,8 @@ const config = {
   audit: { sink: 'stdout' },
   // The demo upstreams use the test CA in fixtures/certs; real upstreams verify against the system roots.
   upstream_ca_file: join(certs, 'ca.crt'),
+  // The demo upstreams run on this machine (`localhost`); the destination guard refuses loopback unless listed.
+  egress: { allow_private: ['127.0.0.0/8', '::1/128'] },
   log_level: 'info',
 };
 writeFileSync(join(demoDir, 'config.json'), JSON.stringify(config, null, 2));

@@ -12,6 +12,7 @@ export type ProxyErrorCode =
   | 'service_not_allowed'
   | 'identity_not_allowed'
   | 'https_required'
+  | 'destination_not_allowed'
   | 'proxy_auth_required'
   | 'misdirected_request'
   | 'headers_too_large'
@@ -61,6 +62,11 @@ export const ERROR_TABLE: Readonly<Record<ProxyErrorCode, ErrorEntry>> = Object.
     message: 'This workload identity may not use the service that matches this request.',
   },
   https_required: { status: 403, message: 'Requests to a service host must use HTTPS (CONNECT).' },
+  // Issue 13 (SPEC §12 wave 2): the target's resolved address is link-local, metadata, private, … (egress guard).
+  destination_not_allowed: {
+    status: 403,
+    message: 'The target resolves to an address this proxy does not connect to.',
+  },
   proxy_auth_required: { status: 407, message: 'Proxy authentication is required.' },
   misdirected_request: { status: 421, message: 'The Host header does not name the CONNECT target.' },
   headers_too_large: { status: 431, message: 'The request header block is too large.' },

@@ -18,6 +18,7 @@ import { createForwardServer } from './http/forward-plain.js';
 import { createInnerServer } from './http/inner-server.js';
 import { createConnTracker } from './lifecycle/conn-tracker.js';
 import { type Logger, silentLogger } from './log/logger.js';
+import { createEgressPolicy } from './net/egress-policy.js';
 import { type HostEntry, parseHostEntry } from './net/host-pattern.js';
 import { buildHostSet } from './net/host-set.js';
 import { isLoopbackHost } from './net/loopback.js';
@@ -28,6 +29,7 @@ import { createUpgradeHandler } from './pipeline/upgrade.js';
 import { type CaMaterial, loadCa, loadOrCreateCa } from './tls/ca-store.js';
 import { validateCaPair } from './tls/ca-validate.js';
 import { createLeafCache } from './tls/leaf-cache.js';
+import { createDestinationGuard } from './upstream/destination-guard.js';
 import { createUpstreamPool } from './upstream/pool.js';
 import { parseProxyUrl } from './upstream/proxy-url.js';
 
@@ -58,8 +60,17 @@ export interface StartProxyOptions {
   readonly audit?: AuditSink | ((event: AuditEvent) => void);
   readonly limits?: Partial<Limits>;
   readonly logger?: Logger;
-  /** DNS lookup used for upstream connections (tests point names at 127.0.0.1). */
+  /**
+   * DNS lookup used for upstream connections (tests point names at 127.0.0.1). The destination guard calls it once
+   * per dial, with `{ all: true }`, and the dial goes to the addresses it checked.
+   */
   readonly lookup?: LookupFunction;
+  /**
+   * The destination guard (config `egress`): private ranges a resolved upstream address may be in — CIDRs such as
+   * `10.0.0.0/8` or `127.0.0.0/8` (bad entries throw a TypeError). Link-local, metadata, multicast and other
+   * forbidden classes are refused whatever is listed; loopback is refused unless listed (docs/configuration.md).
+   */
+  readonly egress?: { readonly allowPrivate?: readonly string[] };
   /** The admin listener (`/healthz`, `/readyz`, `/metrics`); none when absent. Loopback only. */
   readonly admin?: { readonly listen: string | ListenAddress };
 }
@@ -143,7 +154,14 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       : typeof options.upstreamCa === 'string'
         ? [options.upstreamCa]
         : [...options.upstreamCa];
+  const logger = options.logger ?? silentLogger();
+  const guard = createDestinationGuard({
+    policy: createEgressPolicy(options.egress?.allowPrivate),
+    logger,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
   const pool = createUpstreamPool({
+    guard,
     extraCa,
     connectTimeoutMs: limits.upstreamConnectTimeoutMs,
     keepAliveIdleMs: Math.min(limits.idleTimeoutMs, 30_000),
@@ -163,7 +181,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     limits,
     source: options.source,
     audit: toSink(options.audit),
-    logger: options.logger ?? silentLogger(),
+    logger,
     pool,
     leafCache,
     passthrough,

@@ -66,6 +66,8 @@ export async function setUp(
       agent: { url: agent.url },
       audit: auditSink === 'file' ? { sink: 'file', path: join(dir, 'audit.jsonl') } : { sink: 'stdout' },
       upstream_ca_file: FIXTURE_CA_PATH,
+      // The bench upstream is `localhost`: loopback must be allowed through the destination guard.
+      egress: { allow_private: ['127.0.0.0/8', '::1/128'] },
       log_level: 'info',
     };
     await writeFile(configPath, JSON.stringify(config, null, 2));

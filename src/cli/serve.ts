@@ -91,6 +91,7 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
       upstreamCa,
       audit,
       limits: config.limits,
+      egress: config.egress,
       logger,
       ...(config.admin ? { admin: { listen: config.admin.listen } } : {}),
     });

@@ -147,6 +147,7 @@ function toProxyConfig(w: WireConfig): ProxyConfig {
       upstreamResponseTimeoutMs: l.upstream_response_timeout_ms,
       leafCacheSize: l.leaf_cache_size,
     },
+    egress: { allowPrivate: w.egress.allow_private },
     logLevel: w.log_level,
     admin: w.admin && { listen: w.admin.listen },
   });

@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { type HostEntry, parseHostEntry } from '../net/host-pattern.js';
 import { normalizeHost } from '../net/host-port.js';
+import { parseCidr } from '../net/ip-bytes.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { parseNoProxy } from '../net/no-proxy.js';
 import { quoteInput } from '../net/quote.js';
@@ -270,6 +271,18 @@ const auditSchema = byShape(
 
 /** One audit sink as the file spells it. */
 export type AuditSinkWire = v.InferOutput<typeof auditSinkSchema>;
+/** One `egress.allow_private` entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address, host bits clear. */
+const cidrEntry = parsed((text) =>
+  parseCidr(text) === undefined
+    ? { ok: false, reason: `invalid CIDR ${quoteInput(text)} (expected e.g. 10.0.0.0/8, host bits zero)` }
+    : { ok: true, value: text },
+);
+
+/** The destination guard's settings (issue 13, docs/configuration.md `egress`). */
+const egressSchema = v.strictObject(
+  { allow_private: v.optional(v.array(cidrEntry, 'expected an array of CIDRs'), []) },
+  objectMessage,
+);
 
 const limitsSchema = v.strictObject(
   {
@@ -303,6 +316,7 @@ export const ConfigSchema = v.strictObject(
     drain_timeout_ms: v.optional(positiveInt),
     limits: v.optional(limitsSchema, {}),
     admin: v.optional(v.strictObject({ listen: parsed(parseAdminListen) }, objectMessage)),
+    egress: v.optional(egressSchema, {}),
     log_level: v.optional(
       v.picklist(
         ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],

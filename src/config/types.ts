@@ -102,6 +102,11 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** The destination guard (issue 13): private ranges upstream addresses may be in, as written (validated CIDRs). */
+export interface EgressSettings {
+  readonly allowPrivate: readonly string[];
+}
+
 export interface ProxyConfig {
   readonly listen: ListenAddress;
   /** Explicit `ca_dir` from the file; undefined means "env or platform default" (see `tls/ca-dir.ts`). */
@@ -117,6 +122,7 @@ export interface ProxyConfig {
   /** undefined = default (10000, or 1500 under Lambda, SPEC §9). */
   readonly drainTimeoutMs: number | undefined;
   readonly limits: Limits;
+  readonly egress: EgressSettings;
   readonly logLevel: LogLevel;
   /** The admin listener (health, readiness, metrics); undefined = none. Loopback only. */
   readonly admin: { readonly listen: ListenAddress } | undefined;

@@ -26,9 +26,16 @@ const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/;
 
 function noop(): void {}
 
-/** Reach the proxy itself; any failure is the proxy's (`upstream_proxy_error`), not the target's. */
+/**
+ * Reach the proxy itself; any failure is the proxy's (`upstream_proxy_error`), not the target's. Exempt from the
+ * destination guard (`guard: null`): the operator named this proxy, and it is often on a private address.
+ */
 async function openToProxy(proxy: ParsedProxyUrl, opts: ConnectViaProxyOptions): Promise<Socket> {
-  const dial = { connectTimeoutMs: opts.connectTimeoutMs, ...(opts.lookup ? { lookup: opts.lookup } : {}) };
+  const dial = {
+    connectTimeoutMs: opts.connectTimeoutMs,
+    guard: null,
+    ...(opts.lookup ? { lookup: opts.lookup } : {}),
+  };
   try {
     if (proxy.protocol === 'http:') return await dialTcp(proxy.host, dial);
     return await dialTls(proxy.host, { ...dial, trust: opts.trust ?? createUpstreamTrust() });

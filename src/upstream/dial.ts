@@ -15,6 +15,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
 import type { HostPort } from '../net/host-port.js';
+import { type ConnectTo, type DestinationGuard, guardedConnect } from './destination-guard.js';
 import { toUpstreamError } from './error-codes.js';
 
 /**
@@ -59,18 +60,25 @@ export function createSessionCache(max = 256): TlsSessionCache {
   };
 }
 
-export interface DialTlsOptions {
+/**
+ * How a dial reaches its peer: inside an already-open tunnel through a chain proxy (`socket`, SPEC §7), or directly,
+ * through the destination `guard` (resolve once, check every address, dial the checked one). `guard: null` is only
+ * for the hop to the upstream proxy itself, which is exempt; it is required so that no new direct dial can forget it.
+ */
+export type DialRoute =
+  | { readonly socket: Socket; readonly guard?: undefined }
+  | { readonly socket?: undefined; readonly guard: DestinationGuard | null };
+
+export type DialTlsOptions = DialRoute & {
   readonly trust: UpstreamTrust;
-  /** Deadline for TCP connect plus TLS handshake (`limits.upstream_connect_timeout_ms`). */
+  /** Deadline for name lookup, TCP connect and TLS handshake (`limits.upstream_connect_timeout_ms`). */
   readonly connectTimeoutMs: number;
-  /** An already-open tunnel through a chain proxy (SPEC §7); TLS to the target runs inside it. */
-  readonly socket?: Socket;
-  /** DNS override (tests); ignored when `socket` is given. */
+  /** DNS override for an exempt (`guard: null`) dial (tests); a guard has its own. */
   readonly lookup?: LookupFunction;
   /** ALPN offer; HTTP/1.1 only in v1 (HTTP/2 is §12). */
   readonly alpn?: readonly string[];
   readonly sessions?: TlsSessionCache;
-}
+};
 
 const UPSTREAM_HWM = 64 * 1024;
 const DEFAULT_ALPN: readonly string[] = Object.freeze(['http/1.1']);
@@ -79,17 +87,26 @@ function noop(): void {}
 
 /**
  * Connect to `target` over verified TLS. Resolves after `secureConnect` with Nagle off; rejects with a
- * {@link ProxyError}: `upstream_tls_error` for a certificate that fails verification, `upstream_error` for
- * anything else (refused, reset, alert, timeout). On failure the socket, and a given tunnel socket, are destroyed.
+ * {@link ProxyError}: `destination_not_allowed` when the guard refuses the resolved address (nothing is dialled),
+ * `upstream_tls_error` for a certificate that fails verification, `upstream_error` for anything else (refused,
+ * reset, alert, timeout). On failure the socket, and a given tunnel socket, are destroyed.
  */
 export function dialTls(target: HostPort, opts: DialTlsOptions): Promise<TLSSocket> {
+  if (opts.socket !== undefined) return connectTls(target, opts, undefined);
+  return guardedConnect(opts.guard, target, opts.connectTimeoutMs, (to, connectTimeoutMs) =>
+    connectTls(target, { ...opts, connectTimeoutMs }, to),
+  );
+}
+
+function connectTls(target: HostPort, opts: DialTlsOptions, to: ConnectTo | undefined): Promise<TLSSocket> {
   return new Promise<TLSSocket>((resolve, reject) => {
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName" — no SNI for IP targets.
     // `host` is still passed: Node checks the certificate's IP SANs against it.
     const servername = target.kind === 'name' ? target.host : undefined;
     const session = opts.sessions?.get(target.key);
     const options: ConnectionOptions & { highWaterMark: number } = {
-      host: target.host,
+      // The checked address when guarded (servername below stays the name, for SNI and the certificate check).
+      host: to?.host ?? target.host,
       port: target.port,
       ...(servername === undefined ? {} : { servername }),
       secureContext: opts.trust.secureContext,
@@ -100,7 +117,7 @@ export function dialTls(target: HostPort, opts: DialTlsOptions): Promise<TLSSock
       highWaterMark: UPSTREAM_HWM,
       ...(session === undefined ? {} : { session }),
       ...(opts.socket === undefined ? {} : { socket: opts.socket }),
-      ...(opts.lookup === undefined || opts.socket !== undefined ? {} : { lookup: opts.lookup }),
+      ...lookupOption(opts, to),
     };
     const socket = connect(options);
     const sessions = opts.sessions;
@@ -144,22 +161,42 @@ export function dialTls(target: HostPort, opts: DialTlsOptions): Promise<TLSSock
   });
 }
 
+/** The `lookup` a connect uses: the guard's replay of the checked addresses, or the exempt dial's override. */
+function lookupOption(
+  opts: { readonly socket?: Socket; readonly lookup?: LookupFunction },
+  to: ConnectTo | undefined,
+): { lookup?: LookupFunction } {
+  if (opts.socket !== undefined) return {};
+  if (to !== undefined) return to.lookup === undefined ? {} : { lookup: to.lookup };
+  return opts.lookup === undefined ? {} : { lookup: opts.lookup };
+}
+
 /** Options for a plain TCP dial. */
 export interface DialTcpOptions {
   readonly connectTimeoutMs: number;
+  /** The destination guard; `null` only for the hop to the upstream proxy (exempt). */
+  readonly guard: DestinationGuard | null;
+  /** DNS override for an exempt (`guard: null`) dial (tests). */
   readonly lookup?: LookupFunction;
 }
 
 /**
  * Open a plain TCP connection (passthrough tunnels, `http://` forwarding, the hop to a chain proxy). Resolves on
- * `connect` with Nagle off; rejects with `upstream_error` (refused, unreachable, timeout), the cause kept.
+ * `connect` with Nagle off; rejects with `destination_not_allowed` (guard) or `upstream_error` (refused,
+ * unreachable, timeout), the cause kept.
  */
 export function dialTcp(target: HostPort, opts: DialTcpOptions): Promise<Socket> {
+  return guardedConnect(opts.guard, target, opts.connectTimeoutMs, (to, connectTimeoutMs) =>
+    connectTcp(target, { ...opts, connectTimeoutMs }, to),
+  );
+}
+
+function connectTcp(target: HostPort, opts: DialTcpOptions, to: ConnectTo | undefined): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     const socket = netConnect({
-      host: target.host,
+      host: to?.host ?? target.host,
       port: target.port,
-      ...(opts.lookup === undefined ? {} : { lookup: opts.lookup }),
+      ...lookupOption(opts, to),
     });
     const cleanup = () => {
       clearTimeout(timer);

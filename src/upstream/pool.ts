@@ -12,6 +12,7 @@ import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostPort } from '../net/host-port.js';
 import { connectViaProxy } from './connect-via-proxy.js';
+import type { DestinationGuard } from './destination-guard.js';
 import {
   createSessionCache,
   createUpstreamTrust,
@@ -40,8 +41,10 @@ export interface UpstreamPoolOptions {
   /** Idle keep-alive sockets are closed after this long (default 30 s). */
   readonly keepAliveIdleMs?: number;
   readonly proxy: UpstreamProxyRouting | undefined;
-  /** DNS override (tests). */
+  /** DNS override for the upstream proxy hop (tests); direct dials resolve through `guard`. */
   readonly lookup?: LookupFunction;
+  /** The destination guard every direct dial goes through (its own lookup is the one that counts). */
+  readonly guard: DestinationGuard;
   /** Cap on concurrent sockets per route (default: unlimited, as Node's Agent). */
   readonly maxSocketsPerRoute?: number;
 }
@@ -58,6 +61,8 @@ export interface UpstreamPool {
   agentFor(target: HostPort, scheme: UpstreamScheme): { agent: Agent; viaUpstreamProxy: boolean };
   /** A one-off raw connection (passthrough tunnels use scheme `https`, the default). */
   dialRaw(target: HostPort, scheme?: UpstreamScheme): Promise<RawConnection>;
+  /** The destination guard: any other direct dialler (HTTP/2, WebSocket) passes it to `dialTls`/`dialTcp`. */
+  readonly guard: DestinationGuard;
   /** Destroy every agent and the sockets it holds. */
   close(): void;
 }
@@ -127,7 +132,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
 
   const connectTls = async (target: HostPort, proxy: ParsedProxyUrl | undefined): Promise<Duplex> => {
     const base = { trust, sessions, connectTimeoutMs: opts.connectTimeoutMs };
-    if (proxy === undefined) return dialTls(target, { ...base, ...lookup });
+    if (proxy === undefined) return dialTls(target, { ...base, guard: opts.guard });
     const started = performance.now();
     const tunnel = await connectViaProxy(proxy, target, {
       trust,
@@ -140,9 +145,10 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
   };
 
   const rawDial = (target: HostPort, proxy: ParsedProxyUrl | undefined) =>
-    dialRaw(target, proxy, { trust, connectTimeoutMs: opts.connectTimeoutMs, ...lookup });
+    dialRaw(target, proxy, { trust, guard: opts.guard, connectTimeoutMs: opts.connectTimeoutMs, ...lookup });
 
   return {
+    guard: opts.guard,
     route: (target, scheme) => entryFor(target, scheme).route,
     agentFor(target, scheme) {
       const entry = entryFor(target, scheme);

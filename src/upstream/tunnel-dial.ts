@@ -6,6 +6,7 @@
 import type { LookupFunction, Socket } from 'node:net';
 import type { HostPort } from '../net/host-port.js';
 import { connectViaProxy } from './connect-via-proxy.js';
+import type { DestinationGuard } from './destination-guard.js';
 import { dialTcp, type UpstreamTrust } from './dial.js';
 import type { ParsedProxyUrl } from './proxy-url.js';
 
@@ -17,6 +18,8 @@ export interface RawConnection {
 
 export interface DialRawOptions {
   readonly connectTimeoutMs: number;
+  /** Checks a direct dial's resolved address; the upstream proxy route is exempt (it resolves the target). */
+  readonly guard: DestinationGuard | null;
   readonly lookup?: LookupFunction;
   /** Roots for an `https://` upstream proxy's certificate. */
   readonly trust?: UpstreamTrust;
@@ -37,7 +40,8 @@ export async function dialRaw(
   opts: DialRawOptions,
 ): Promise<RawConnection> {
   const dial = { connectTimeoutMs: opts.connectTimeoutMs, ...(opts.lookup ? { lookup: opts.lookup } : {}) };
-  if (proxy === undefined) return { socket: await dialTcp(target, dial), viaUpstreamProxy: false };
+  if (proxy === undefined)
+    return { socket: await dialTcp(target, { ...dial, guard: opts.guard }), viaUpstreamProxy: false };
   const socket = await connectViaProxy(proxy, target, {
     ...dial,
     ...(opts.trust ? { trust: opts.trust } : {}),

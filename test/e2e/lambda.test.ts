@@ -19,7 +19,13 @@ import {
   stopAllServes,
 } from '../helpers/serve.js';
 import { httpsRequestThrough } from '../helpers/tls-client.js';
-import { FIXTURE_CA_PEM, fixturePath, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import {
+  FIXTURE_CA_PEM,
+  fixturePath,
+  startUpstream,
+  TEST_ALLOW_PRIVATE,
+  type TestUpstream,
+} from '../helpers/upstream.js';
 
 const AGENT_TOKEN = 'lambda-e2e-agent-token';
 const SECRET = 'lambda-e2e-secret';
@@ -57,6 +63,8 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
     agent: { url: agent.url },
     passthrough_hosts: [`127.0.0.1:${upstream.port}`],
     upstream_ca_file: fixturePath('ca.crt'),
+    // The upstream is reached as `localhost`: loopback must be allowed through the destination guard.
+    egress: { allow_private: [...TEST_ALLOW_PRIVATE] },
     ...extra,
   };
 }

@@ -16,7 +16,13 @@ import { createLogger } from '../../src/log/logger.js';
 import { type RunningProxy, startProxy } from '../../src/proxy.js';
 import { WORKLOAD_TOKEN } from '../helpers/proxy.js';
 import { httpsRequestThrough } from '../helpers/tls-client.js';
-import { FIXTURE_CA_PEM, lookupTo, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import {
+  FIXTURE_CA_PEM,
+  lookupTo,
+  startUpstream,
+  TEST_ALLOW_PRIVATE,
+  type TestUpstream,
+} from '../helpers/upstream.js';
 
 let dir: string | undefined;
 let proxy: RunningProxy | undefined;
@@ -60,6 +66,7 @@ describe('audit file unwritable mid-run', () => {
       workloadToken: WORKLOAD_TOKEN,
       upstreamCa: FIXTURE_CA_PEM,
       lookup: lookupTo('127.0.0.1'),
+      egress: { allowPrivate: TEST_ALLOW_PRIVATE },
       audit,
       logger,
     });

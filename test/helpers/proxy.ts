@@ -1,6 +1,7 @@
 /**
  * Start a real clef-proxy in-process for integration tests: a temp CA directory, a static source (or any source),
- * the fixture upstream CA as an extra root, every `*.test` name resolved to 127.0.0.1, and an audit capture.
+ * the fixture upstream CA as an extra root, every `*.test` name resolved to 127.0.0.1 (loopback allowed through the
+ * destination guard), and an audit capture.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -10,7 +11,7 @@ import type { CredentialSource } from '../../src/agent/source.js';
 import { createStaticSource, type StaticSourceOptions } from '../../src/agent/static-source.js';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { type RunningProxy, type StartProxyOptions, startProxy } from '../../src/proxy.js';
-import { FIXTURE_CA_PEM, lookupTo } from './upstream.js';
+import { FIXTURE_CA_PEM, lookupTo, TEST_ALLOW_PRIVATE } from './upstream.js';
 
 export const WORKLOAD_TOKEN = 'test-workload-token';
 
@@ -49,6 +50,8 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
     workloadToken: WORKLOAD_TOKEN,
     upstreamCa: FIXTURE_CA_PEM,
     lookup: lookupTo('127.0.0.1'),
+    // Every test upstream is on loopback, which the destination guard refuses unless listed (as a real config must).
+    egress: { allowPrivate: TEST_ALLOW_PRIVATE },
     ...rest,
     ca: { dir: caDir },
     source,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.js';
+import { TEST_ALLOW_PRIVATE } from './upstream.js';
 
 /** A private build of the CLI. */
 export interface CliBuild {
@@ -75,6 +76,16 @@ export async function runCli(
   } finally {
     if (opts.home === undefined) await rm(home, { recursive: true, force: true });
   }
+}
+
+/**
+ * Every e2e upstream listens on loopback (often reached as `localhost`), which the destination guard refuses by
+ * default: a config object that says nothing about `egress` allows loopback, as a real local setup must.
+ */
+function withLoopbackEgress(config: unknown): unknown {
+  if (typeof config !== 'object' || config === null || Array.isArray(config) || 'egress' in config)
+    return config;
+  return { ...config, egress: { allow_private: [...TEST_ALLOW_PRIVATE] } };
 }
 
 /** Options for {@link spawnServe}. */
@@ -167,7 +178,7 @@ export async function spawnServe(opts: SpawnServeOptions): Promise<ServeProcess>
   let configPath = opts.config as string;
   if (typeof opts.config !== 'string') {
     configPath = join(dir, 'config.json');
-    await writeFile(configPath, JSON.stringify(opts.config));
+    await writeFile(configPath, JSON.stringify(withLoopbackEgress(opts.config)));
   }
   const child = spawn(process.execPath, [bin, 'serve', '--config', configPath, ...(opts.args ?? [])], {
     env: childEnv(dir, opts.env ?? {}),

@@ -11,6 +11,8 @@ import type { AddressInfo, LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { createEgressPolicy } from '../../src/net/egress-policy.js';
+import { createDestinationGuard, type DestinationGuard } from '../../src/upstream/destination-guard.js';
 
 const CERTS_DIR = fileURLToPath(new URL('../../fixtures/certs/', import.meta.url));
 
@@ -153,4 +155,15 @@ export function lookupTo(address: string): LookupFunction {
     if (options.all) callback(null, [{ address, family }]);
     else callback(null, address, family);
   };
+}
+
+/**
+ * The private ranges the test helpers allow the destination guard to dial: every test upstream listens on loopback,
+ * which the guard refuses by default (docs/configuration.md `egress`).
+ */
+export const TEST_ALLOW_PRIVATE: readonly string[] = Object.freeze(['127.0.0.0/8', '::1/128']);
+
+/** A destination guard that allows loopback and resolves every name with `lookup` (default: to 127.0.0.1). */
+export function loopbackGuard(lookup: LookupFunction = lookupTo('127.0.0.1')): DestinationGuard {
+  return createDestinationGuard({ policy: createEgressPolicy(TEST_ALLOW_PRIVATE), lookup });
 }

@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, createStaticSource, type RunningProxy, startProxy } from '../../src/index.js';
 import { basicAuth, connectThrough, connectTo } from '../helpers/proxy.js';
 import { httpsRequestThrough } from '../helpers/tls-client.js';
-import { FIXTURE_CA_PEM, lookupTo, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import {
+  FIXTURE_CA_PEM,
+  lookupTo,
+  startUpstream,
+  TEST_ALLOW_PRIVATE,
+  type TestUpstream,
+} from '../helpers/upstream.js';
 
 interface Instance {
   readonly name: 'a' | 'b';
@@ -41,6 +47,7 @@ async function start(name: 'a' | 'b', hostName: string): Promise<Instance> {
     workloadToken: token,
     upstreamCa: FIXTURE_CA_PEM,
     lookup: lookupTo('127.0.0.1'),
+    egress: { allowPrivate: TEST_ALLOW_PRIVATE },
     audit: (e) => events.push(e),
   });
   return { name, proxy, token, host, events };

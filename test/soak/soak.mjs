@@ -96,6 +96,8 @@ async function main() {
       upstream_ca_file: join(ROOT, 'fixtures/certs/ca.crt'),
       // Short, so the upstream pool's idle sockets (kept min(idle, 30 s)) are gone soon after the clients leave.
       limits: { idle_timeout_ms: 10_000 },
+      // The service upstream is `localhost`: loopback must be allowed through the destination guard.
+      egress: { allow_private: ['127.0.0.0/8', '::1/128'] },
       // Not 'warn': serve then never logs its 'listening' line (docs/hardening.md, bug 1).
       log_level: 'info',
     },

@@ -18,6 +18,7 @@ const EXPECTED: ReadonlyArray<readonly [number, ProxyErrorCode]> = [
   [403, 'service_not_allowed'],
   [403, 'identity_not_allowed'],
   [403, 'https_required'],
+  [403, 'destination_not_allowed'],
   [407, 'proxy_auth_required'],
   [421, 'misdirected_request'],
   [431, 'headers_too_large'],
@@ -35,7 +36,7 @@ const EXPECTED: ReadonlyArray<readonly [number, ProxyErrorCode]> = [
  * Codes SPEC §12 says join the §6 table when built (wave 2). The SPEC file does not list them yet, so its table
  * must equal the literal copy without them.
  */
-const WAVE_2: ReadonlySet<string> = new Set(['identity_not_allowed']);
+const WAVE_2: ReadonlySet<string> = new Set(['identity_not_allowed', 'destination_not_allowed']);
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SPEC_PATH = resolve(REPO_ROOT, '../shared/SPEC.md');
@@ -67,7 +68,7 @@ describe('error table vs SPEC §6', () => {
     );
   });
 
-  it.each([['bad_request'], ['upstream_timeout'], ['sni_mismatch'], ['toString'], ['__proto__'], ['']])(
+  it.each([['bad_request'], ['upstream_timeout'], ['destination_not_allowed'], ['sni_mismatch'], ['toString'], ['__proto__'], ['']])(
     'isProxyErrorCode(%j)',
     (code) => {
       expect(isProxyErrorCode(code)).toBe(EXPECTED.some(([, c]) => c === code));

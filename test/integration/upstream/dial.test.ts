@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSessionCache, createUpstreamTrust, dialTcp, dialTls } from '../../../src/upstream/dial.js';
-import { FIXTURE_CA_PEM, lookupTo, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
+import { FIXTURE_CA_PEM, loopbackGuard, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import { hp, rejection } from './dial-helpers.js';
 
 const trusted = createUpstreamTrust([FIXTURE_CA_PEM]);
@@ -45,7 +45,7 @@ describe('dialTls', () => {
       await dialTls(hp(`upstream.test:${upstream.port}`), {
         trust: trusted,
         connectTimeoutMs: 5000,
-        lookup: lookupTo('127.0.0.1'),
+        guard: loopbackGuard(),
       }),
     );
     expect(socket.authorized).toBe(true);
@@ -59,7 +59,11 @@ describe('dialTls', () => {
   it('sends no SNI to an IP literal and still verifies against its IP SAN', async () => {
     upstream = await startUpstream();
     const socket = keep(
-      await dialTls(hp(`127.0.0.1:${upstream.port}`), { trust: trusted, connectTimeoutMs: 5000 }),
+      await dialTls(hp(`127.0.0.1:${upstream.port}`), {
+        trust: trusted,
+        connectTimeoutMs: 5000,
+        guard: loopbackGuard(),
+      }),
     );
     expect(socket.authorized).toBe(true);
     await roundTrip(socket);
@@ -77,7 +81,7 @@ describe('dialTls', () => {
       dialTls(hp(`${host}:${upstream.port}`), {
         trust,
         connectTimeoutMs: 5000,
-        lookup: lookupTo('127.0.0.1'),
+        guard: loopbackGuard(),
       }),
     );
     expect(err.code).toBe('upstream_tls_error');
@@ -91,7 +95,7 @@ describe('dialTls', () => {
       dialTls(hp(`wrong.example:${upstream.port}`), {
         trust: trusted,
         connectTimeoutMs: 5000,
-        lookup: lookupTo('127.0.0.1'),
+        guard: loopbackGuard(),
       }),
     );
     expect((err.cause as { code?: string }).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
@@ -99,7 +103,9 @@ describe('dialTls', () => {
 
   it('rejects with upstream_error when nothing listens', async () => {
     const port = await freePort();
-    const err = await rejection(dialTls(hp(`127.0.0.1:${port}`), { trust: trusted, connectTimeoutMs: 5000 }));
+    const err = await rejection(
+      dialTls(hp(`127.0.0.1:${port}`), { trust: trusted, connectTimeoutMs: 5000, guard: loopbackGuard() }),
+    );
     expect(err.code).toBe('upstream_error');
     expect((err.cause as { code?: string }).code).toBe('ECONNREFUSED');
   });
@@ -112,7 +118,9 @@ describe('dialTls', () => {
     });
     servers.push(silent);
     const port = await listen(silent);
-    const err = await rejection(dialTls(hp(`127.0.0.1:${port}`), { trust: trusted, connectTimeoutMs: 150 }));
+    const err = await rejection(
+      dialTls(hp(`127.0.0.1:${port}`), { trust: trusted, connectTimeoutMs: 150, guard: loopbackGuard() }),
+    );
     expect(err.code).toBe('upstream_error');
     expect(err.message).toBe('upstream connect timed out');
     for (const s of accepted) s.destroy();
@@ -121,7 +129,7 @@ describe('dialTls', () => {
   it('resumes the TLS session on the second connect when given a session cache', async () => {
     upstream = await startUpstream();
     const sessions = createSessionCache();
-    const opts = { trust: trusted, connectTimeoutMs: 5000, lookup: lookupTo('127.0.0.1'), sessions };
+    const opts = { trust: trusted, connectTimeoutMs: 5000, guard: loopbackGuard(), sessions };
     const target = hp(`upstream.test:${upstream.port}`);
     const first = keep(await dialTls(target, opts));
     expect(first.isSessionReused()).toBe(false);
@@ -136,7 +144,7 @@ describe('dialTls', () => {
 
   it('does a full handshake each time without a session cache', async () => {
     upstream = await startUpstream();
-    const opts = { trust: trusted, connectTimeoutMs: 5000 };
+    const opts = { trust: trusted, connectTimeoutMs: 5000, guard: loopbackGuard() };
     const target = hp(`127.0.0.1:${upstream.port}`);
     await roundTrip(keep(await dialTls(target, opts)));
     const second = keep(await dialTls(target, opts));
@@ -151,7 +159,9 @@ describe('dialTcp', () => {
     const server = createServer((s) => s.end('hi'));
     servers.push(server);
     const port = await listen(server);
-    const socket = keep(await dialTcp(hp(`127.0.0.1:${port}`), { connectTimeoutMs: 5000 }));
+    const socket = keep(
+      await dialTcp(hp(`127.0.0.1:${port}`), { connectTimeoutMs: 5000, guard: loopbackGuard() }),
+    );
     const text = await new Promise<string>((resolve) => {
       let d = '';
       socket.on('data', (c: Buffer) => {
@@ -164,7 +174,9 @@ describe('dialTcp', () => {
 
   it('rejects with upstream_error when refused', async () => {
     const port = await freePort();
-    const err = await rejection(dialTcp(hp(`127.0.0.1:${port}`), { connectTimeoutMs: 5000 }));
+    const err = await rejection(
+      dialTcp(hp(`127.0.0.1:${port}`), { connectTimeoutMs: 5000, guard: loopbackGuard() }),
+    );
     expect(err.code).toBe('upstream_error');
   });
 });

@@ -10,7 +10,7 @@ import {
   type UpstreamPool,
   type UpstreamPoolOptions,
 } from '../../../src/upstream/pool.js';
-import { FIXTURE_CA_PEM } from '../../helpers/upstream.js';
+import { FIXTURE_CA_PEM, loopbackGuard } from '../../helpers/upstream.js';
 
 let current: UpstreamPool | undefined;
 
@@ -20,6 +20,7 @@ export function makePool(extra: Partial<UpstreamPoolOptions> = {}): UpstreamPool
     extraCa: [FIXTURE_CA_PEM],
     connectTimeoutMs: 5000,
     proxy: undefined,
+    guard: loopbackGuard(extra.lookup),
     ...extra,
   });
   return current;

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseProxyUrl } from '../../../src/upstream/proxy-url.js';
 import { dialRaw } from '../../../src/upstream/tunnel-dial.js';
 import { startChainProxy, type TestChainProxy } from '../../helpers/chain-proxy.js';
+import { loopbackGuard } from '../../helpers/upstream.js';
 import { hp, rejection } from './dial-helpers.js';
 
 let chain: TestChainProxy | undefined;
@@ -47,7 +48,10 @@ function exchange(socket: Socket, text: string): Promise<string> {
 describe('dialRaw', () => {
   it('connects directly when no proxy is given', async () => {
     const port = await startEcho();
-    const conn = await dialRaw(hp(`127.0.0.1:${port}`), undefined, { connectTimeoutMs: 5000 });
+    const conn = await dialRaw(hp(`127.0.0.1:${port}`), undefined, {
+      connectTimeoutMs: 5000,
+      guard: loopbackGuard(),
+    });
     sockets.push(conn.socket);
     expect(conn.viaUpstreamProxy).toBe(false);
     expect(await exchange(conn.socket, 'ping')).toBe('hello:ping');
@@ -56,7 +60,10 @@ describe('dialRaw', () => {
   it('tunnels through the proxy and keeps every byte, including the greeting', async () => {
     const port = await startEcho();
     chain = await startChainProxy({ username: 'a', password: 'b' });
-    const conn = await dialRaw(hp(`127.0.0.1:${port}`), parseProxyUrl(chain.url), { connectTimeoutMs: 5000 });
+    const conn = await dialRaw(hp(`127.0.0.1:${port}`), parseProxyUrl(chain.url), {
+      connectTimeoutMs: 5000,
+      guard: loopbackGuard(),
+    });
     sockets.push(conn.socket);
     expect(conn.viaUpstreamProxy).toBe(true);
     expect(await exchange(conn.socket, 'ping')).toBe('hello:ping');
@@ -67,14 +74,18 @@ describe('dialRaw', () => {
     const port = await startEcho();
     await new Promise<void>((r) => server?.close(() => r()));
     server = undefined;
-    const err = await rejection(dialRaw(hp(`127.0.0.1:${port}`), undefined, { connectTimeoutMs: 5000 }));
+    const err = await rejection(
+      dialRaw(hp(`127.0.0.1:${port}`), undefined, { connectTimeoutMs: 5000, guard: loopbackGuard() }),
+    );
     expect(err.code).toBe('upstream_error');
   });
 
   it('rejects a 407 from the proxy with upstream_proxy_auth_failed', async () => {
     chain = await startChainProxy({ username: 'a', password: 'b' });
     const proxy = parseProxyUrl(`http://a:nope@127.0.0.1:${chain.port}`);
-    const err = await rejection(dialRaw(hp('127.0.0.1:9'), proxy, { connectTimeoutMs: 5000 }));
+    const err = await rejection(
+      dialRaw(hp('127.0.0.1:9'), proxy, { connectTimeoutMs: 5000, guard: loopbackGuard() }),
+    );
     expect(err.code).toBe('upstream_proxy_auth_failed');
   });
 });

@@ -183,6 +183,22 @@ describe('parseConfig: each field, its bad values, the exact line', () => {
       { ...L, log_level: 'verbose' },
       ['log_level: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"'],
     ],
+    [
+      'egress.allow_private not a CIDR',
+      { ...L, egress: { allow_private: ['10.0.0.0/8', 'ten', '10.1.2.3/8', '10.0.0.0/33', '::1/129'] } },
+      [
+        'egress.allow_private[1]: invalid CIDR "ten" (expected e.g. 10.0.0.0/8, host bits zero)',
+        'egress.allow_private[2]: invalid CIDR "10.1.2.3/8" (expected e.g. 10.0.0.0/8, host bits zero)',
+        'egress.allow_private[3]: invalid CIDR "10.0.0.0/33" (expected e.g. 10.0.0.0/8, host bits zero)',
+        'egress.allow_private[4]: invalid CIDR "::1/129" (expected e.g. 10.0.0.0/8, host bits zero)',
+      ],
+    ],
+    [
+      'egress.allow_private a string',
+      { ...L, egress: { allow_private: '10.0.0.0/8' } },
+      ['egress.allow_private: expected an array of CIDRs, got "10.0.0.0/8"'],
+    ],
+    ['egress unknown key', { ...L, egress: { allow_all: true } }, ['egress.allow_all: unknown key']],
     ['unknown top-level key', { ...L, bogus: 1 }, ['bogus: unknown key']],
     ['__proto__ key', JSON.parse('{"listen":"127.0.0.1:0","__proto__":{"x":1}}'), ['__proto__: unknown key']],
     ['odd key names quoted', { ...L, 'odd key': 1 }, ['["odd key"]: unknown key']],
@@ -248,6 +264,7 @@ describe('parseConfig: accepted configs', () => {
         upstreamCaFile: undefined,
         drainTimeoutMs: undefined,
         limits: DEFAULT_LIMITS,
+        egress: { allowPrivate: [] },
         logLevel: 'info',
       },
     });
@@ -258,6 +275,8 @@ describe('parseConfig: accepted configs', () => {
       r.config.agent,
       r.config.passthroughHosts,
       r.config.limits,
+      r.config.egress,
+      r.config.egress.allowPrivate,
     ]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
@@ -294,6 +313,7 @@ describe('parseConfig: accepted configs', () => {
     expect(c.upstreamCaFile).toBe('/etc/ssl/corp-root.pem');
     expect(c.drainTimeoutMs).toBe(10000);
     expect(c.limits).toEqual(DEFAULT_LIMITS);
+    expect(c.egress).toEqual({ allowPrivate: ['10.0.0.0/8', 'fd00:1234::/32'] });
     expect(c.logLevel).toBe('info');
     expect(c.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 } });
     expect(Object.isFrozen(c.upstreamProxy)).toBe(true);
