@@ -72,7 +72,7 @@ export async function runHey(o) {
   args.push(o.url);
   const cpu = (pid) => (pid ? cpuMicros(pid) : null);
   const cpu0 = { proxy: cpu(o.pids.proxy), upstream: cpu(o.pids.upstream) };
-  const { stdout, code } = await run(o.bin, args);
+  const { stdout, code, clientCpuUs } = await run(o.bin, args);
   const cpu1 = { proxy: cpu(o.pids.proxy), upstream: cpu(o.pids.upstream) };
   const r = parseHeyOutput(stdout);
   if (code !== 0 || r.rps === null) throw new Error(`hey exited ${code}: ${stdout.slice(0, 400)}`);
@@ -91,14 +91,20 @@ export async function runHey(o) {
     mib_s: (rps * bytesPerReq) / (1 << 20),
     proxy_cpu_us_per_req: perReq(cpu0.proxy, cpu1.proxy),
     upstream_cpu_us_per_req: perReq(cpu0.upstream, cpu1.upstream),
+    client_cpu_us_per_req: perReq(0, clientCpuUs),
     proxy_rss_mib: o.pids.proxy ? rssMiB(o.pids.proxy) : null,
     loadavg_1m: loadavg()[0],
   };
 }
 
+/**
+ * Run hey under `sh`, whose `times` builtin then prints the CPU time (user, system) of its finished children:
+ * hey's own CPU, so the report can set the client's cost next to the proxy's and the upstream's.
+ */
 function run(bin, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const script = '"$0" "$@"; s=$?; echo "@@times"; times; exit $s';
+    const child = spawn('sh', ['-c', script, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (c) => {
       stdout += c;
@@ -107,6 +113,15 @@ function run(bin, args) {
       stdout += c;
     });
     child.once('error', reject);
-    child.once('exit', (code) => resolve({ stdout, code }));
+    child.once('exit', (code) => {
+      const at = stdout.lastIndexOf('@@times');
+      const tail = at < 0 ? '' : stdout.slice(at);
+      // The last "XmY.YYs XmY.YYs" line is the children's user and system time.
+      const m = [...tail.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
+      const clientCpuUs = m
+        ? (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1e6
+        : null;
+      resolve({ stdout: at < 0 ? stdout : stdout.slice(0, at), code, clientCpuUs });
+    });
   });
 }

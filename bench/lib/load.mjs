@@ -73,12 +73,15 @@ export async function runLoad(spec) {
   const workers = Array.from({ length: spec.concurrency }, worker);
   await sleep(spec.warmupMs);
   const cpu0 = readCpu(spec.pids);
+  // The client's own CPU (this process: undici and the load loop; the runner does nothing else meanwhile).
+  const client0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   measuring = true;
   await sleep(spec.durationMs);
   measuring = false;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu1 = readCpu(spec.pids);
+  const client = process.cpuUsage(client0);
   stop = true;
   await Promise.all(workers);
   await pool.close();
@@ -96,6 +99,7 @@ export async function runLoad(spec) {
       bytes / seconds / (1 << 20) + (spec.body ? (requests * spec.body.length) / seconds / (1 << 20) : 0),
     proxy_cpu_us_per_req: perReq(cpu0.proxy, cpu1.proxy),
     upstream_cpu_us_per_req: perReq(cpu0.upstream, cpu1.upstream),
+    client_cpu_us_per_req: perReq(0, client.user + client.system),
     proxy_rss_mib: spec.pids.proxy ? rssMiB(spec.pids.proxy) : null,
   };
 }

@@ -133,6 +133,7 @@ export function formatReport(r, targets) {
         num(m.p99_ms, 3),
         num(m.mib_s),
         path === 'proxy' ? num(m.proxy_cpu_us_per_req, 0) : '',
+        `${num(m.upstream_cpu_us_per_req, 0)} / ${num(m.client_cpu_us_per_req, 0)}`,
         path === 'proxy' ? num(m.proxy_rss_mib) : '',
         path === 'proxy' ? `${pct(s.ratio.rps)}${spread(s.ratio.rps_by_round)}` : '',
         path === 'proxy' ? num(s.ratio.added_p50_ms, 3) : '',
@@ -150,6 +151,7 @@ export function formatReport(r, targets) {
       'p99 ms',
       'MiB/s',
       'proxy CPU µs/req',
+      'upstream / client CPU µs/req',
       'proxy RSS MiB',
     ];
     out.push(table([...head, 'proxy/direct (rounds)', '+p50 ms', 'load 1m'], loadRows), '');

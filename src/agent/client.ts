@@ -58,7 +58,16 @@ export interface AgentClientOptions {
   readonly token: string;
   /** Per-request deadline, response body included. Default 5000 ms. */
   readonly timeoutMs?: number;
+  /** An idle kept-alive socket to the agent is closed after this long. Default 30 s. */
+  readonly keepAliveIdleMs?: number;
 }
+
+/**
+ * Idle keep-alive sockets to the agent are ours to close: an agent that never times them out (Go's http.Server
+ * does not, by default) would otherwise keep as many descriptors as the busiest moment needed, for good. 30 s is
+ * the upstream pool's longest idle too, and outlasts the default refresh period, so the refresh keeps one warm.
+ */
+const AGENT_KEEP_ALIVE_IDLE_MS = 30_000;
 
 const SecretBody = v.object({ key: v.string(), value: v.string() });
 // Bounds on what we buffer from the agent: a services document can be large, a secret cannot.
@@ -112,7 +121,10 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
   const timeoutMs = options.timeoutMs ?? 5000;
   const prefix = base.pathname.replace(/\/+$/, '');
   const authorization = `Bearer ${options.token}`;
-  const pool = new http.Agent({ keepAlive: true });
+  const pool = new http.Agent({
+    keepAlive: true,
+    timeout: options.keepAliveIdleMs ?? AGENT_KEEP_ALIVE_IDLE_MS,
+  });
   let closed = false;
 
   /** One GET. Rejects with an AgentError, or a {@link StaleSocket} when a reused socket was reset before a reply. */

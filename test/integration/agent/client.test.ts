@@ -205,3 +205,35 @@ describe('createAgentClient without an agent', () => {
     }
   });
 });
+
+describe('idle sockets to the agent', () => {
+  it('are closed by the client after keepAliveIdleMs, even when the agent never closes them', async () => {
+    const closed: Promise<void>[] = [];
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ key: 'K', value: 'v' }));
+    });
+    // The agent side keeps idle connections for ever; only the client can end them.
+    server.keepAliveTimeout = 0;
+    server.on('connection', (socket) => {
+      closed.push(new Promise((r) => socket.once('close', () => r())));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const c = createAgentClient({
+        url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+        token: TOKEN,
+        keepAliveIdleMs: 200,
+      });
+      clients.push(c);
+      expect(await c.secret('K')).toBe('v');
+      expect(await c.secret('K')).toBe('v');
+      // One kept-alive connection, reused; it closes once idle (the test timeout bounds the wait).
+      expect(closed).toHaveLength(1);
+      await closed[0];
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
