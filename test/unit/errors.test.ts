@@ -68,12 +68,17 @@ describe('error table vs SPEC §6', () => {
     );
   });
 
-  it.each([['bad_request'], ['upstream_timeout'], ['destination_not_allowed'], ['sni_mismatch'], ['toString'], ['__proto__'], ['']])(
-    'isProxyErrorCode(%j)',
-    (code) => {
-      expect(isProxyErrorCode(code)).toBe(EXPECTED.some(([, c]) => c === code));
-    },
-  );
+  it.each([
+    ['bad_request'],
+    ['upstream_timeout'],
+    ['destination_not_allowed'],
+    ['sni_mismatch'],
+    ['toString'],
+    ['__proto__'],
+    [''],
+  ])('isProxyErrorCode(%j)', (code) => {
+    expect(isProxyErrorCode(code)).toBe(EXPECTED.some(([, c]) => c === code));
+  });
 });
 
 describe('toErrorResponse', () => {
