@@ -11,6 +11,12 @@ import { watchCloseFrame } from './ws-close-watch.js';
 /** After one side has closed, how long the other may take to flush and close on its own (as tunnel.ts). */
 const HALF_CLOSE_GRACE_MS = 5_000;
 
+/** Run `fn` on the socket's 'close', or soon if it has already closed (its event then came and went). */
+function whenClosed(socket: Socket, fn: () => void): void {
+  if (socket.closed) queueMicrotask(fn);
+  else socket.once('close', fn);
+}
+
 export interface RelayEnds {
   /** The client's decrypted socket, and what it sent past its request head. */
   readonly client: Socket;
@@ -101,10 +107,14 @@ export function relayFrames(ctx: ProxyContext, ends: RelayEnds): Promise<RelayOu
     const upstreamGone = closeOther('upstream', upstream, client);
     client.once('end', () => clientGone('end'));
     upstream.once('end', () => upstreamGone('end'));
-    client.once('close', () => clientGone('close'));
-    upstream.once('close', () => upstreamGone('close'));
-    client.once('close', finish);
-    upstream.once('close', finish);
+    whenClosed(client, () => {
+      clientGone('close');
+      finish();
+    });
+    whenClosed(upstream, () => {
+      upstreamGone('close');
+      finish();
+    });
     // SPEC §8: the drain destroys the upstream side with the client connection at its deadline.
     ctx.tracker.attach(ends.tracked, upstream);
 

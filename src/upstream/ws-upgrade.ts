@@ -41,6 +41,8 @@ export interface PendingUpgrade {
 /** Errors that mean "the pooled socket was already closed by the upstream" (as in forward.ts). */
 const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
+function noop(): void {}
+
 export function requestUpgrade(args: UpgradeArgs): PendingUpgrade {
   const { agent, viaUpstreamProxy } = args.pool.agentFor(args.target, 'https');
   let up: ReturnType<typeof request> | undefined;
@@ -71,12 +73,23 @@ export function requestUpgrade(args: UpgradeArgs): PendingUpgrade {
       setHost: false,
     });
     r.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      // Node took its own listeners off the switched socket: an error before the relay attaches its own must not
+      // become an uncaught exception.
+      socket.on('error', noop);
       if (settled) socket.destroy();
       else settle({ kind: 'switched', res, socket, head });
     });
     r.on('response', (res: IncomingMessage) => {
-      if (settled) res.destroy();
-      else settle({ kind: 'response', res });
+      if (settled) {
+        res.destroy();
+      } else if (res.statusCode === 101) {
+        // A 101 without `Connection: upgrade` (RFC 9110 §7.8): Node does not switch, and relaying it would tell the
+        // client a switch happened that did not.
+        res.destroy();
+        settle({ kind: 'failed', code: 'upstream_error' });
+      } else {
+        settle({ kind: 'response', res });
+      }
     });
     r.on('error', (err: Error) => {
       if (settled) return;

@@ -66,6 +66,22 @@ describe('WebSocket upgrades that do not switch', () => {
     expect((await theEvent(px))[0]).toMatchObject({ status: 403, decision: 'inject' });
   });
 
+  it('a 101 without Connection: upgrade is not a switch: 502 upstream_error, never relayed as one', async () => {
+    const { up, px, target, ca } = await startWsService({
+      upstream: { refuse: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n' },
+    });
+    const tls = await tlsThrough(px.port, target, { ca });
+    const raw = await exchangeRaw(tls, upgradeHead('/socket', target, 'Connection: close\r\n'));
+    expect(raw.toString('latin1')).toMatch(/^HTTP\/1\.1 502 /);
+    expect(countOccurrences(raw, ' 101 ')).toBe(0);
+    expectInjected(up);
+    expect((await theEvent(px))[0]).toMatchObject({
+      decision: 'inject',
+      reason: 'upstream_error',
+      status: 502,
+    });
+  });
+
   it('no service matches the path: 403 JSON no_matching_service, nothing sent upstream', async () => {
     const { up, px, target, ca } = await startWsService({ pathPrefix: '/api' });
     const tls = await tlsThrough(px.port, target, { ca });

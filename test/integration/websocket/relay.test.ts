@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../../src/audit/events.js';
+import { tlsThrough } from '../../helpers/tls-client.js';
 import {
   clientClosed,
   closeKept,
@@ -161,5 +162,46 @@ describe('WebSocket relay', () => {
     expect(ev.reason).toBe('client_aborted');
     expect(ev.bytes_in).toBe(frameBytes(10, true));
     expect(ev.bytes_out).toBe(frameBytes(10, false));
+  });
+
+  it('an upgrade pipelined behind a plain request waits for its response, then switches', async () => {
+    const { up, px, target, ca } = await startWsService();
+    const tls = await tlsThrough(px.port, target, { ca });
+    let got = Buffer.alloc(0);
+    const arrived = (test: (text: string) => boolean) =>
+      new Promise<string>((resolve) => {
+        const check = () => {
+          const text = got.toString('latin1');
+          if (!test(text)) return;
+          tls.off('data', onData);
+          resolve(text);
+        };
+        const onData = (c: Buffer) => {
+          got = Buffer.concat([got, c]);
+          check();
+        };
+        tls.on('data', onData);
+        check();
+      });
+    tls.write(
+      `GET /first HTTP/1.1\r\nHost: ${target}\r\n\r\n` +
+        `GET /socket HTTP/1.1\r\nHost: ${target}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    const heads = await arrived((t) => t.includes('\r\n\r\n', t.indexOf(' 101 ')) && t.includes(' 101 '));
+    expect(heads).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nplainHTTP\/1\.1 101 Switching Protocols\r\n/);
+    // RFC 6455 §1.3's example key has this accept value; the upstream computed it, the proxy relayed it.
+    expect(heads).toContain('Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n');
+    expectInjected(up);
+    // One masked text frame "hi"; the echo comes back unmasked.
+    const mask = [1, 2, 3, 4];
+    got = Buffer.alloc(0);
+    tls.write(Buffer.from([0x81, 0x82, ...mask, 0x68 ^ 1, 0x69 ^ 2]));
+    await arrived((t) => t.length >= 4);
+    expect([...got.subarray(0, 4)]).toEqual([0x81, 0x02, 0x68, 0x69]);
+    tls.destroy();
+    const events = (await px.waitForEvents(2, 15_000)) as RequestEvent[];
+    expect(events[0]).toMatchObject({ path: '/first', status: 200 });
+    expect(events[1]).toMatchObject({ path: '/socket', status: 101, reason: 'client_aborted', bytes_in: 8 });
   });
 });
