@@ -137,6 +137,7 @@ export function formatReport(r, targets) {
         path === 'proxy' ? num(m.proxy_rss_mib) : '',
         path === 'proxy' ? `${pct(s.ratio.rps)}${spread(s.ratio.rps_by_round)}` : '',
         path === 'proxy' ? num(s.ratio.added_p50_ms, 3) : '',
+        path === 'proxy' ? pct(s.ratio.cpu_ceiling) : '',
         num(m.loadavg_1m),
       ]);
     }
@@ -154,7 +155,7 @@ export function formatReport(r, targets) {
       'upstream / client CPU µs/req',
       'proxy RSS MiB',
     ];
-    out.push(table([...head, 'proxy/direct (rounds)', '+p50 ms', 'load 1m'], loadRows), '');
+    out.push(table([...head, 'proxy/direct (rounds)', '+p50 ms', 'CPU ceiling', 'load 1m'], loadRows), '');
   }
   if (r.idle) {
     const rows = Object.entries(r.idle).map(([path, x]) => [

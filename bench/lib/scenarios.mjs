@@ -160,8 +160,22 @@ function summarise(rounds) {
       mib_s: paired((p, d) => ratio(p.mib_s, d.mib_s)),
       added_p50_ms: paired((p, d) => diff(p.p50_ms, d.p50_ms)),
       added_p99_ms: paired((p, d) => diff(p.p99_ms, d.p99_ms)),
+      // When the machine is saturated, throughput goes as 1 / (CPU per request of everyone on the path): the
+      // direct path's client + upstream CPU over the proxy path's client + upstream + proxy CPU is the ratio
+      // the proxy's CPU alone allows. Measured, not assumed: each term is read per round.
+      cpu_ceiling: paired((p, d) =>
+        ratio(
+          sum(d.upstream_cpu_us_per_req, d.client_cpu_us_per_req),
+          sum(p.upstream_cpu_us_per_req, p.client_cpu_us_per_req, p.proxy_cpu_us_per_req),
+        ),
+      ),
     },
   };
+}
+
+/** Sum of numbers, or null when any is missing. */
+function sum(...xs) {
+  return xs.every((x) => typeof x === 'number') ? xs.reduce((a, b) => a + b, 0) : null;
 }
 
 function numeric(result) {
