@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { parseBenchArgs, USAGE } from './lib/args.mjs';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
-import { findHey } from './lib/hey.mjs';
+import { findHey, runHey } from './lib/hey.mjs';
 import { runIdlePair } from './lib/idle.mjs';
 import { runLoad } from './lib/load.mjs';
 import { REPO_ROOT, startProxyChild, stopChild } from './lib/procs.mjs';
@@ -55,6 +55,8 @@ results.meta.upstream = env.upstreamKind;
 log(`upstream: ${env.upstreamKind}, audit sink: ${opts.audit}`);
 let proxy;
 let statsClient;
+/** hey's settings when it runs (nativeClient); the profile then drives the proxy with it too. */
+let native;
 try {
   if (has('startup')) {
     log(`startup: 1 first start + ${opts.startupRuns} warm starts`);
@@ -81,6 +83,7 @@ try {
   };
   await upstreamConnections();
   const hey = nativeClient(proxy.port);
+  native = hey;
   for (const scenario of LOAD_SCENARIOS.filter((s) => has(s.name))) {
     log(
       `${scenario.name}: ${scenario.title}, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s per path`,
@@ -208,8 +211,29 @@ async function profile() {
     nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
   });
   // Count only the measured window: the warm-up opens the proxy's upstream connections and warms the JIT.
-  const fromMicros = Number(process.hrtime.bigint() / 1000n) + opts.warmupMs * 1000;
+  let fromMicros = Number(process.hrtime.bigint() / 1000n) + opts.warmupMs * 1000;
   try {
+    if (native) {
+      // At saturation with the native client (hey), as the load scenarios' second client.
+      const heyRun = (durationMs) =>
+        runHey({
+          bin: native.bin,
+          url: `${native.origin}${checkedPath(scenario.path, 'proxy')}`,
+          proxyUrl: native.proxyUrl.replace(/:\d+$/, `:${profiled.port}`),
+          concurrency: scenario.concurrency,
+          durationMs,
+          method: scenario.method,
+          ...(scenario.body ? { bodyFile: native.bodyFile, bodyBytes: scenario.body.length } : {}),
+          responseBytes: scenario.responseBytes,
+          newConnection: scenario.newConnection,
+          pids: { proxy: profiled.pid },
+        });
+      await heyRun(opts.warmupMs);
+      fromMicros = Number(process.hrtime.bigint() / 1000n);
+      const load = await heyRun(opts.profileMs);
+      log(`  ${load.rps.toFixed(0)} req/s under the profiler (hey)`);
+      return await finishProfile(scenario, dir, fromMicros, profiled, 'hey');
+    }
     const load = await runLoad({
       ...scenario,
       connector: proxyConnector({
@@ -223,14 +247,20 @@ async function profile() {
       pids: { proxy: profiled.pid },
     });
     log(`  ${load.rps.toFixed(0)} req/s under the profiler`);
+    return await finishProfile(scenario, dir, fromMicros, profiled, 'undici');
   } finally {
     await stopChild(profiled.child);
   }
+}
+
+/** Stop the profiled proxy (it writes its profile on exit) and summarise the measured window. */
+async function finishProfile(scenario, dir, fromMicros, profiled, client) {
+  await stopChild(profiled.child);
   const file = findProfile(dir);
   if (!file) throw new Error('the profiled proxy wrote no .cpuprofile');
   const kept = `${outPath.replace(/\.json$/, '')}.cpuprofile`;
   copyFileSync(file, kept);
-  return { scenario: scenario.name, ...analyseProfile(file, { fromMicros }), file: kept };
+  return { scenario: scenario.name, client, ...analyseProfile(file, { fromMicros }), file: kept };
 }
 
 function meta() {
