@@ -26,6 +26,8 @@ export interface BatchShipperOptions extends AuditSinkOptions {
   readonly extraCa?: readonly string[];
   /** Turn a batch of JSON lines (each ending in `\n`) into the request body. */
   readonly encode: (lines: readonly string[]) => Buffer;
+  /** How many events of an accepted batch the receiver still rejected (OTLP partial success); default none. */
+  readonly rejectedIn?: (body: string) => number;
   /** Statuses other than 2xx that are worth sending the same batch again. */
   readonly retryable: (status: number) => boolean;
   /** Per-POST deadline (default 10 s). */
@@ -113,7 +115,12 @@ export function createBatchShipper(opts: BatchShipperOptions): ShippingAuditSink
       let retryAfterMs: number | undefined;
       try {
         const res = await poster.post(body, headers, timeoutMs);
-        if (res.status >= 200 && res.status < 300) return settle(batch.length, true);
+        if (res.status >= 200 && res.status < 300) {
+          const rejected = Math.min(batch.length, opts.rejectedIn?.(res.body) ?? 0);
+          if (rejected > 0) report(`receiver rejected ${rejected} of ${batch.length} events`);
+          settle(rejected, false);
+          return settle(batch.length - rejected, true);
+        }
         if (!opts.retryable(res.status)) {
           report(`HTTP ${res.status}: receiver refused the batch; ${batch.length} events dropped`);
           return settle(batch.length, false);

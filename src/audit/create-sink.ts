@@ -6,6 +6,7 @@
 import type { AuditSettings } from '../config/types.js';
 import { createFanOutSink, type NamedAuditSink } from './fan-out-sink.js';
 import { createFileSink } from './file-sink.js';
+import { createOtlpSink } from './otlp-sink.js';
 import type { AuditSink } from './sink.js';
 import { createStdoutSink } from './stdout-sink.js';
 import { createWebhookSink } from './webhook-sink.js';
@@ -62,7 +63,7 @@ function createOne(settings: AuditSettings, opts: AuditSinkOptions): CountingAud
     case 'webhook':
       return createWebhookSink(settings, opts);
     case 'otlp':
-      throw new TypeError('audit sink "otlp" is not available in this build');
+      return createOtlpSink(settings, opts);
     default:
       return createStdoutSink(1, opts);
   }

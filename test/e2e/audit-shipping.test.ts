@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.js';
 import { type AuditReceiver, startAuditReceiver } from '../helpers/audit-receiver.js';
 import { startFixtureAgent } from '../helpers/fixture-agent.js';
+import { validateOtlpLogs } from '../helpers/otlp-validate.js';
 import { connectThrough, WORKLOAD_TOKEN } from '../helpers/proxy.js';
 import { cliBuild, removeCliBuild, runCli, spawnServe, stopAllServes } from '../helpers/serve.js';
 import { fixturePath } from '../helpers/upstream.js';
@@ -23,8 +24,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function receiver(): Promise<AuditReceiver> {
-  const r = await startAuditReceiver();
+async function receiver(opts: Parameters<typeof startAuditReceiver>[0] = {}): Promise<AuditReceiver> {
+  const r = await startAuditReceiver(opts);
   cleanups.push(() => r.close());
   return r;
 }
@@ -58,11 +59,13 @@ async function deny(port: number, n: number): Promise<void> {
 const stoppedLine = (r: Record<string, unknown>) => r.msg === 'stopped';
 
 describe('serve with stdout and a webhook', () => {
-  it('ships every event to both, with env-resolved headers, and reports nothing unsent', async () => {
+  it('ships every event to stdout, a webhook and OTLP, with env-resolved headers, nothing unsent', async () => {
     const r = await receiver();
+    const otlp = await receiver({ path: '', validate: (body) => void validateOtlpLogs(body) });
     const serve = await serveWith([
       { sink: 'stdout' },
       { sink: 'webhook', url: r.url, headers: { Authorization: 'Bearer ${SIEM_TOKEN}' }, flush_ms: 50 },
+      { sink: 'otlp', endpoint: otlp.url, headers: { 'x-key': '$SIEM_TOKEN' }, flush_ms: 50 },
     ]);
     for (let i = 0; i < 3; i++) await deny(serve.port, i);
     await r.waitAccepted(1);
@@ -76,12 +79,17 @@ describe('serve with stdout and a webhook', () => {
     expect(shipped.map((e) => e.host)).toEqual(['denied-0.example', 'denied-1.example', 'denied-2.example']);
     expect(serve.stdoutLines.map((l) => JSON.parse(l).host)).toEqual(shipped.map((e) => e.host));
     for (const b of r.batches) expect(b.headers.authorization).toBe(`Bearer ${SIEM_TOKEN}`);
+    const records = otlp.accepted().flatMap((b) => validateOtlpLogs(b));
+    expect(records.map((x) => JSON.parse(x.body).host)).toEqual(shipped.map((e) => e.host));
+    for (const b of otlp.batches)
+      expect(b).toMatchObject({ url: '/v1/logs', headers: { 'x-key': SIEM_TOKEN } });
 
     const stopped = await serve.waitForLog(stoppedLine);
-    expect(stopped).toMatchObject({ audit_unsent: 0, audit_dropped: 0, audit_written: 6 });
+    expect(stopped).toMatchObject({ audit_unsent: 0, audit_dropped: 0, audit_written: 9 });
     expect(stopped.audit_sinks).toEqual([
       { sink: 'stdout', written: 3, dropped: 0, queued: 0 },
       { sink: 'webhook', written: 3, dropped: 0, queued: 0 },
+      { sink: 'otlp', written: 3, dropped: 0, queued: 0 },
     ]);
     expect(serve.stderrLines.join('\n')).not.toContain(SIEM_TOKEN);
   });

@@ -13,7 +13,7 @@ import { fixturePath } from './upstream.js';
 
 /** What the receiver does with one request. */
 export type Behaviour =
-  | { readonly status: number; readonly retryAfter?: string }
+  | { readonly status: number; readonly retryAfter?: string; readonly body?: string }
   | { readonly reset: true }
   | { readonly delayMs: number }
   | { readonly hang: Promise<void> };
@@ -78,7 +78,7 @@ export async function startAuditReceiver(opts: AuditReceiverOptions = {}): Promi
       if ('delayMs' in b) await new Promise((r) => setTimeout(r, b.delayMs));
       if ('hang' in b) await b.hang;
       let status = 'status' in b ? b.status : 200;
-      let answer = '{}';
+      let answer = 'body' in b && b.body !== undefined ? b.body : '{}';
       if (status < 300 && opts.validate) {
         try {
           opts.validate(body, req.headers);

@@ -50,6 +50,8 @@ describe('createAuditSink', () => {
       'http-post',
       'batch-shipper',
       'webhook-sink',
+      'otlp-encode',
+      'otlp-sink',
       'fan-out-sink',
       'create-sink',
     ]);
