@@ -116,6 +116,23 @@ describe('serve with stdout and a webhook', () => {
     expect(serve.stdoutLines).toHaveLength(4);
   });
 
+  it('a second signal gives up on a dead webhook at once and counts what it held', async () => {
+    const r = await receiver();
+    r.script(...Array(1000).fill({ status: 503 }));
+    // A drain this long would outlast the test: only the second signal can end it in time.
+    const serve = await serveWith([{ sink: 'webhook', url: r.url, flush_ms: 20 }], {
+      drain_timeout_ms: 600_000,
+    });
+    for (let i = 0; i < 2; i++) await deny(serve.port, i);
+    await serve.waitForLog((l) => l.msg === 'audit write failed');
+    serve.kill('SIGTERM');
+    await serve.waitForLog((l) => l.msg === 'draining');
+    serve.kill('SIGTERM');
+    expect(await serve.exit).toEqual({ code: 0, signal: null });
+    const stopped = await serve.waitForLog(stoppedLine);
+    expect(stopped).toMatchObject({ audit_unsent: 2, audit_written: 0 });
+  });
+
   it('a header naming an unset variable is exit 2, naming it and no value', async () => {
     const agent = await startFixtureAgent({ token: AGENT_TOKEN, data: { services: [], secrets: {} } });
     cleanups.push(() => agent.stop());
