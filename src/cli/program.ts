@@ -12,6 +12,7 @@ import type { CliIo } from './io.js';
 // X.509, logging and schema libraries (issue: fast start — the supervisor spawns this often).
 const loadCa = () => import('./ca.js');
 const loadServe = () => import('./serve.js');
+const loadExplain = () => import('./explain.js');
 
 /** The package version, read once from package.json (bare semver, SPEC §1). */
 export const VERSION: string = (
@@ -67,6 +68,41 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
         );
       },
     )
+    .command(
+      'explain <url>',
+      'Show what the proxy would do with a request (nothing is sent upstream)',
+      (y) =>
+        y
+          .positional('url', { type: 'string', demandOption: true, describe: 'https:// or http:// URL' })
+          .option('method', { type: 'string', default: 'GET', describe: 'Request method' })
+          .option('identity', {
+            type: 'string',
+            describe: 'Workload identity (Proxy-Authorization username)',
+          })
+          .option('header', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: "Request header 'Name: value' (repeatable), e.g. 'X-Clef-Service: github'",
+          })
+          .option('config', { type: 'string', describe: 'Config file, as for serve' })
+          .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' }),
+      async (args) => {
+        const { runExplain } = await loadExplain();
+        code = await runExplain(
+          {
+            url: args.url,
+            method: args.method,
+            identity: args.identity,
+            headers: args.header,
+            configPath: args.config,
+            json: args.json,
+          },
+          io,
+          env,
+        );
+      },
+    )
     .command('ca', 'Manage the proxy CA', (y) =>
       y
         .option('config', { type: 'string', describe: 'Config file whose ca_dir to use' })
@@ -109,7 +145,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
         )
         .demandCommand(1, 'name a ca command: path, export or regenerate'),
     )
-    .demandCommand(1, 'name a command: serve or ca');
+    .demandCommand(1, 'name a command: serve, explain or ca');
 
   try {
     await parser.parseAsync();

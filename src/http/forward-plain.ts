@@ -70,7 +70,7 @@ function namesOf(index: ServiceIndex): HostSet {
 }
 
 /** True when some service names `target`'s host on any port. */
-function namedOnAnyPort(index: ServiceIndex, target: HostPort): boolean {
+export function namedOnAnyPort(index: ServiceIndex, target: HostPort): boolean {
   const names = namesOf(index);
   if (names.has(target.host)) return true;
   const wild = names.wildcards;
