@@ -145,7 +145,8 @@ async function main() {
       const now = Date.now();
       samples.fdPeak = Math.max(samples.fdPeak, fds);
       samples.rssPeak = Math.max(samples.rssPeak, rss);
-      if (now >= warmUpAt && now < warmUpAt + WINDOW_MS) warmWindow.push(rss);
+      // A sampler that lags (a saturated machine) may miss the window: then its first sample after warm-up counts.
+      if (now >= warmUpAt && (now < warmUpAt + WINDOW_MS || warmWindow.length === 0)) warmWindow.push(rss);
       if (now >= endAt - WINDOW_MS) endWindow.push(rss);
       const done = counters.intercepted.completed + counters.plain.completed;
       if (Math.round((Date.now() - started) / 1000) % 30 === 0) {
