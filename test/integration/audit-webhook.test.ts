@@ -129,6 +129,24 @@ describe('webhook sink', () => {
     expect(s.stats()).toEqual({ written: 0, dropped: 0, queued: 3 });
   });
 
+  it('stays verified with NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment', async () => {
+    const r = await receiver({ cert: 'untrusted' });
+    const errors: string[] = [];
+    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      const s = sink(r.url, {}, { onError: (e) => errors.push(e.message) });
+      s.write(requestEvent(1));
+      void s.flush();
+      await waitFor(() => errors.length >= 1);
+    } finally {
+      if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+    }
+    expect(r.batches).toHaveLength(0);
+    expect(errors[0]).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+  });
+
   it('is refused without the extra root too (no upstream_ca_file: default roots only)', async () => {
     const r = await receiver();
     const errors: string[] = [];
