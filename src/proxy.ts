@@ -5,33 +5,37 @@
  */
 import type { LookupFunction } from 'node:net';
 import { type Readiness, readiness } from './admin/readiness.js';
-import { type AdminServer, startAdminServer } from './admin/server.js';
+import { AdminListenError, type AdminServer, startAdminServer } from './admin/server.js';
 import type { CredentialSource } from './agent/source.js';
 import type { AuditEvent } from './audit/events.js';
 import { type AuditSink, fromFunction, nullSink } from './audit/sink.js';
 import type { Limits, ListenAddress } from './config/types.js';
-import { DEFAULT_LIMITS } from './config/types.js';
 import { handleConnection } from './connect/front-door.js';
 import { listen } from './connect/listener.js';
 import type { ProxyContext } from './context.js';
-import { createForwardServer } from './http/forward-plain.js';
-import { createInnerServer } from './http/inner-server.js';
 import { createConnTracker } from './lifecycle/conn-tracker.js';
 import { type Logger, silentLogger } from './log/logger.js';
+import { packageVersion } from './metrics/build-info.js';
+import { readGauges } from './metrics/gauges.js';
+import { observingSink } from './metrics/observe-sink.js';
+import { createMetrics } from './metrics/registry.js';
+import { createTally } from './metrics/tally.js';
 import { createEgressPolicy } from './net/egress-policy.js';
-import { type HostEntry, parseHostEntry } from './net/host-pattern.js';
-import { buildHostSet } from './net/host-set.js';
 import { isLoopbackHost } from './net/loopback.js';
-import { parseNoProxy } from './net/no-proxy.js';
 import { prepareToken } from './pipeline/authenticate.js';
-import { createInterceptHandler } from './pipeline/run.js';
-import { createUpgradeHandler } from './pipeline/upgrade.js';
+import {
+  buildPool,
+  type Generation,
+  generation,
+  parsePassthrough,
+  type ReloadableSettings,
+  resolveLimits,
+  type UpstreamProxyOption,
+} from './proxy-parts.js';
 import { type CaMaterial, loadCa, loadOrCreateCa } from './tls/ca-store.js';
 import { validateCaPair } from './tls/ca-validate.js';
 import { createLeafCache } from './tls/leaf-cache.js';
 import { createDestinationGuard } from './upstream/destination-guard.js';
-import { createUpstreamPool } from './upstream/pool.js';
-import { parseProxyUrl } from './upstream/proxy-url.js';
 
 export interface StartProxyOptions {
   /** `host:port` or `{host, port}`; default `127.0.0.1:0` (an OS-chosen port). */
@@ -48,12 +52,7 @@ export interface StartProxyOptions {
   /** Host entries tunnelled blind (SPEC §3 syntax, wildcards `*.example.com[:port]` included). */
   readonly passthroughHosts?: readonly string[];
   /** Chaining (SPEC §7). `url` is used for both schemes unless `https`/`http` are given. */
-  readonly upstreamProxy?: {
-    readonly url?: string;
-    readonly https?: string;
-    readonly http?: string;
-    readonly noProxy?: string;
-  };
+  readonly upstreamProxy?: UpstreamProxyOption;
   /** Extra PEM roots added to the defaults for upstream verification (never a way to turn verification off). */
   readonly upstreamCa?: string | readonly string[];
   /** An audit sink, or a function receiving each event. Default: events are dropped. */
@@ -75,13 +74,8 @@ export interface StartProxyOptions {
   readonly admin?: { readonly listen: string | ListenAddress };
 }
 
-/** The admin listener failed to bind (the CLI maps it to exit 6, like the main listener). */
-export class AdminListenError extends Error {
-  constructor(cause: unknown) {
-    super(`admin listen failed: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
-    this.name = 'AdminListenError';
-  }
-}
+export { AdminListenError } from './admin/server.js';
+export type { ReloadableSettings } from './proxy-parts.js';
 
 export interface RunningProxy {
   readonly address: string;
@@ -92,6 +86,11 @@ export interface RunningProxy {
   readonly caCertPem: string;
   /** Swap in a new CA (SIGHUP) and flush the leaf cache; loads from the directory when none is given. */
   reloadCa(ca?: CaMaterial): Promise<void>;
+  /**
+   * Apply new passthrough hosts, limits or chaining (SIGHUP) to connections accepted from now on; open connections
+   * keep what they started with. Throws TypeError for a bad passthrough entry or proxy URL (nothing changes then).
+   */
+  reconfigure(settings: ReloadableSettings): void;
   /** Stop accepting, let in-flight work finish for up to `timeoutMs`, close the rest, flush the audit sink. */
   drain(timeoutMs: number): Promise<void>;
   /** Close everything now and flush the audit sink. */
@@ -134,20 +133,10 @@ async function resolveCa(ca: StartProxyOptions['ca']): Promise<CaMaterial> {
 
 /** Start a proxy. Resolves once it is listening. */
 export async function startProxy(options: StartProxyOptions): Promise<RunningProxy> {
-  const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+  const limits = resolveLimits(options.limits);
   const caDir = 'dir' in options.ca ? options.ca.dir : undefined;
   let ca = await resolveCa(options.ca);
-  const passthroughEntries: HostEntry[] = [];
-  for (const entry of options.passthroughHosts ?? []) {
-    const hp = parseHostEntry(entry);
-    if (!hp.ok) throw new TypeError(`passthrough host "${entry}": ${hp.reason}`);
-    passthroughEntries.push(hp.value);
-  }
-  const passthrough = buildHostSet(passthroughEntries);
-  const up = options.upstreamProxy;
-  const httpsProxy = up?.https ?? up?.url;
-  const httpProxy = up?.http ?? up?.url;
-  const noProxy = parseNoProxy(up?.noProxy ?? '');
+  const passthrough = parsePassthrough(options.passthroughHosts ?? []);
   const extraCa =
     options.upstreamCa === undefined
       ? []
@@ -160,27 +149,16 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     logger,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
-  const pool = createUpstreamPool({
-    guard,
-    extraCa,
-    connectTimeoutMs: limits.upstreamConnectTimeoutMs,
-    keepAliveIdleMs: Math.min(limits.idleTimeoutMs, 30_000),
-    proxy:
-      httpsProxy || httpProxy
-        ? {
-            ...(httpsProxy ? { https: parseProxyUrl(httpsProxy) } : {}),
-            ...(httpProxy ? { http: parseProxyUrl(httpProxy) } : {}),
-            bypass: (host: string, port: number) => noProxy.matches(host, port),
-          }
-        : undefined,
-    ...(options.lookup ? { lookup: options.lookup } : {}),
-  });
+  const { pool, key: poolKey } = buildPool(limits, options.upstreamProxy, extraCa, guard, options.lookup);
   const leafCache = createLeafCache({ ca, size: limits.leafCacheSize });
   let connSeq = 0;
-  const ctx: ProxyContext = {
+  const sink = toSink(options.audit);
+  // Metrics only with an admin listener: without one, the hot path does not even count.
+  const tally = options.admin ? createTally() : undefined;
+  const first: ProxyContext = {
     limits,
     source: options.source,
-    audit: toSink(options.audit),
+    audit: tally ? observingSink(sink, tally) : sink,
     logger,
     pool,
     leafCache,
@@ -189,13 +167,17 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     tracker: createConnTracker(),
     nextConnId: () => `c${++connSeq}`,
   };
-  const intercepted = createInterceptHandler(ctx);
-  const inner = createInnerServer(ctx, intercepted, createUpgradeHandler(ctx, intercepted));
-  const forwardServer = createForwardServer(ctx);
-  const deps = { ctx, inner, forward: forwardServer };
-  const listener = await listen(ctx, parseListen(options.listen), (socket) => {
-    void handleConnection(deps, socket);
-  });
+  // Every generation ever built: the old ones still serve the connections accepted under them.
+  const generations: Generation[] = [generation(first, poolKey, options.upstreamProxy)];
+  let current = generations[0]!;
+  const ctx = first; // the parts every generation shares: tracker, source, audit, logger, leaf cache
+  const listener = await listen(
+    () => current.ctx,
+    parseListen(options.listen),
+    (socket) => {
+      void handleConnection(current, socket);
+    },
+  );
   const ready = () => readiness(ctx.source, ctx.tracker.draining);
   let admin: AdminServer | undefined;
   if (options.admin) {
@@ -205,7 +187,16 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       throw new TypeError(`admin.listen must be a loopback address, got "${at.host}"`);
     }
     try {
-      admin = await startAdminServer(at, { draining: () => ctx.tracker.draining, ready });
+      const metrics = createMetrics({
+        tally: tally!,
+        version: packageVersion(),
+        gauges: () => readGauges(current.ctx, sink, tally!),
+      });
+      admin = await startAdminServer(at, {
+        draining: () => ctx.tracker.draining,
+        ready,
+        metrics: () => metrics.render(),
+      });
     } catch (err) {
       listener.server.close();
       throw new AdminListenError(err);
@@ -217,9 +208,11 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     closed ??= (async () => {
       listener.server.close();
       await ctx.tracker.drain(timeoutMs);
-      inner.close();
-      forwardServer.close();
-      pool.close();
+      for (const g of generations) {
+        g.inner.close();
+        g.forward.close();
+        g.ctx.pool.close();
+      }
       await ctx.audit.flush();
       // Last: the supervisor keeps reading `/healthz` 503 until the drain is over.
       await admin?.close();
@@ -241,6 +234,27 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       leafCache.setCa(ca);
     },
     drain: shutdown,
+    reconfigure(next) {
+      const old = current;
+      const nextLimits = next.limits === undefined ? old.ctx.limits : resolveLimits(next.limits);
+      const nextPassthrough =
+        next.passthroughHosts === undefined ? old.ctx.passthrough : parsePassthrough(next.passthroughHosts);
+      const up = next.upstreamProxy ?? old.upstreamProxy;
+      const built = buildPool(nextLimits, up, extraCa, guard, options.lookup);
+      let nextPool = built.pool;
+      if (built.key === old.poolKey) {
+        built.pool.close();
+        nextPool = old.ctx.pool; // same settings: keep the warm sockets
+      }
+      const nextCtx: ProxyContext = {
+        ...old.ctx,
+        limits: nextLimits,
+        passthrough: nextPassthrough,
+        pool: nextPool,
+      };
+      current = generation(nextCtx, built.key, up);
+      generations.push(current);
+    },
     adminPort: admin?.port,
     readiness: ready,
     stats: () => ({

@@ -69,6 +69,8 @@ export async function setUp(
       // The bench upstream is `localhost`: loopback must be allowed through the destination guard.
       egress: { allow_private: ['127.0.0.0/8', '::1/128'] },
       log_level: 'info',
+      // Extra top-level config keys for A/B runs, e.g. BENCH_PROXY_CONFIG='{"admin":{"listen":"127.0.0.1:0"}}'.
+      ...JSON.parse(process.env.BENCH_PROXY_CONFIG ?? '{}'),
     };
     await writeFile(configPath, JSON.stringify(config, null, 2));
     return {

@@ -16,6 +16,14 @@ export interface AdminProbes {
   metrics?(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
+/** The admin listener failed to bind (the CLI maps it to exit 6, like the main listener). */
+export class AdminListenError extends Error {
+  constructor(cause: unknown) {
+    super(`admin listen failed: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
+    this.name = 'AdminListenError';
+  }
+}
+
 /** A bound admin listener. */
 export interface AdminServer {
   readonly address: string;

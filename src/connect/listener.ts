@@ -14,14 +14,18 @@ export interface Listener {
   readonly port: number;
 }
 
-/** Bind and resolve once listening; rejects with the bind error (the CLI maps it to exit 6). */
+/**
+ * Bind and resolve once listening; rejects with the bind error (the CLI maps it to exit 6). `current` gives the
+ * context in force (it changes on a config reload), read once per accepted connection.
+ */
 export function listen(
-  ctx: ProxyContext,
+  current: () => ProxyContext,
   at: ListenAddress,
   onConnection: (socket: Socket) => void,
 ): Promise<Listener> {
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
   server.on('connection', (socket: Socket) => {
+    const ctx = current();
     socket.on('error', (err: NodeJS.ErrnoException) => {
       ctx.logger.debug({ code: err.code, message: err.message }, 'client socket error');
     });
@@ -50,7 +54,7 @@ export function listen(
     server.once('error', onError);
     server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
       server.off('error', onError);
-      server.on('error', (err: Error) => ctx.logger.error({ err: err.message }, 'listener error'));
+      server.on('error', (err: Error) => current().logger.error({ err: err.message }, 'listener error'));
       const addr = server.address();
       if (addr === null || typeof addr === 'string') {
         reject(new Error('listener has no TCP address'));

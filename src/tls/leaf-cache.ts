@@ -28,6 +28,9 @@ export interface LeafCache {
   readonly size: number;
   /** Leaves minted since creation (for tests and metrics). */
   readonly mints: number;
+  /** Lookups answered from the cache / that had to mint or wait for a mint (for metrics). */
+  readonly hits: number;
+  readonly misses: number;
 }
 
 /** Inputs of {@link createLeafCache}. `now` is injectable so tests can move the clock. */
@@ -53,6 +56,8 @@ export function createLeafCache(opts: LeafCacheOptions): LeafCache {
   // Bumped by setCa: a mint that started under the old CA still answers its waiters but is not cached.
   let generation = 0;
   let mints = 0;
+  let hits = 0;
+  let misses = 0;
   let leafKey: Promise<LeafKey> | undefined;
 
   function key(): Promise<LeafKey> {
@@ -85,7 +90,11 @@ export function createLeafCache(opts: LeafCacheOptions): LeafCache {
 
   function get(host: string, kind: HostKind): SecureContext | Promise<SecureContext> {
     const entry = entries.get(host);
-    if (entry && now() < entry.freshUntil) return entry.context;
+    if (entry && now() < entry.freshUntil) {
+      hits++;
+      return entry.context;
+    }
+    misses++;
     const pending = inflight.get(host);
     if (pending) return pending;
     const started = mint(host, kind, generation).finally(() => {
@@ -112,6 +121,12 @@ export function createLeafCache(opts: LeafCacheOptions): LeafCache {
     },
     get mints() {
       return mints;
+    },
+    get hits() {
+      return hits;
+    },
+    get misses() {
+      return misses;
     },
   };
 }

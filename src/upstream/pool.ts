@@ -65,6 +65,14 @@ export interface UpstreamPool {
   readonly guard: DestinationGuard;
   /** Destroy every agent and the sockets it holds. */
   close(): void;
+  /** Upstream sockets now: carrying a request (`active`) or kept alive for reuse (`idle`). Read at scrape time. */
+  sockets(): { readonly active: number; readonly idle: number };
+}
+
+function countSockets(table: NodeJS.ReadOnlyDict<unknown[]>): number {
+  let n = 0;
+  for (const list of Object.values(table)) n += list?.length ?? 0;
+  return n;
 }
 
 export const DEFAULT_KEEP_ALIVE_IDLE_MS = 30_000;
@@ -165,6 +173,16 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     close() {
       for (const entry of entries.values()) entry.agent?.destroy();
       entries.clear();
+    },
+    sockets() {
+      let active = 0;
+      let idle = 0;
+      for (const entry of entries.values()) {
+        if (entry.agent === undefined) continue;
+        active += countSockets(entry.agent.sockets);
+        idle += countSockets(entry.agent.freeSockets);
+      }
+      return { active, idle };
     },
   };
 }

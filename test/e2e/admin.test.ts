@@ -102,7 +102,7 @@ describe('admin startup failures', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('admin.listen');
     expect(run.stderr).toContain('loopback');
-  });
+  }, 60_000);
 
   it('exits 6 when the admin port is taken', async () => {
     const s = await startServeStack();
@@ -116,7 +116,7 @@ describe('admin startup failures', () => {
     const run = await runCli(['serve', '--config', path], { env: envOf(s.caDir) });
     expect(run.code).toBe(6);
     expect(run.stderr).toContain(`clef-proxy: admin listen failed: 127.0.0.1:${taken}: EADDRINUSE`);
-  });
+  }, 60_000);
 });
 
 function envOf(caDir?: string): Record<string, string> {
