@@ -78,7 +78,8 @@ describe('admin endpoint', () => {
   it('reports agent_stale on /readyz once the agent stops answering, and ready again when it is back', async () => {
     const s = await stack({ agent: { services_refresh_ms: 100 } });
     const port = adminPort(s);
-    await s.agent.setMode({ services: 'fail' });
+    // Every agent endpoint the proxy polls must fail: any answer counts as contact.
+    await s.agent.setMode({ services: 'fail', identities: 'fail' });
     let last = { status: 0, type: '', body: '' };
     await until(async () => {
       last = await adminGet(port, '/readyz');
@@ -87,7 +88,7 @@ describe('admin endpoint', () => {
     expect(JSON.parse(last.body)).toMatchObject({ status: 'not_ready', reason: 'agent_stale' });
     expect(last.type).toBe('application/json');
     expect((await adminGet(port, '/healthz')).status).toBe(200);
-    await s.agent.setMode({ services: 'ok' });
+    await s.agent.setMode({ services: 'ok', identities: 'ok' });
     await until(async () => (await adminGet(port, '/readyz')).status === 200);
   }, 60_000);
 });
