@@ -1,5 +1,5 @@
 /**
- * The `ca` commands (SPEC §1, §4): `ca path`, `ca export`, `ca regenerate --confirm`. Each is a function that
+ * The `ca` commands (SPEC §1, §4): `ca path`, `ca export`, `ca regenerate --confirm` (`ca env` is in ca-env.ts). Each is a function that
  * writes to a {@link CliIo} and throws a {@link StartupError} for `main.ts` to print and turn into an exit code.
  */
 import { writeFile } from 'node:fs/promises';
@@ -23,6 +23,8 @@ export interface CaRegenerateOptions {
   readonly caDir: string;
   /** `--confirm`: without it nothing changes and the command exits 2 (SPEC §1). */
   readonly confirm: boolean;
+  /** OS bundles for rebuilding `bundle.pem` (see `ca env`); default: the platform list. */
+  readonly osBundlePaths?: readonly string[];
 }
 
 /** `ca path`: print the CA directory in use, one line. */
@@ -91,4 +93,8 @@ export async function caRegenerate(opts: CaRegenerateOptions, io: CliIo): Promis
   }
   const ca = await regenerateCa(opts.caDir);
   await writeAll(io.stdout, `CA directory: ${opts.caDir}\nSHA-256 fingerprint: ${ca.fingerprint256}\n`);
+  // Issue 13: a bundle `ca env` wrote holds the old CA — rewrite ours, name the others.
+  const { refreshBundles } = await import('./ca-env.js');
+  const { OS_BUNDLE_PATHS } = await import('../tls/trust-bundle.js');
+  await refreshBundles(opts.caDir, ca, opts.osBundlePaths ?? OS_BUNDLE_PATHS, io);
 }

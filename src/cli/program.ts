@@ -13,6 +13,13 @@ import type { CliIo } from './io.js';
 const loadCa = () => import('./ca.js');
 const loadServe = () => import('./serve.js');
 const loadExplain = () => import('./explain.js');
+const loadCaEnv = () => import('./ca-env.js');
+
+/** OS bundles `ca env` merges: `CLEF_PROXY_SYSTEM_BUNDLE` alone when set, else the platform list. */
+async function osBundlePaths(env: Env): Promise<readonly string[]> {
+  if (env.systemBundle !== undefined) return [env.systemBundle];
+  return (await import('../tls/trust-bundle.js')).OS_BUNDLE_PATHS;
+}
 
 /** The package version, read once from package.json (bare semver, SPEC §1). */
 export const VERSION: string = (
@@ -140,10 +147,51 @@ export async function run(argv: readonly string[], io: CliIo, env: Env = readEnv
             }),
           async (args) => {
             const { caRegenerate } = await loadCa();
-            await caRegenerate({ caDir: await caDirFor(args.config, env), confirm: args.confirm }, io);
+            await caRegenerate(
+              {
+                caDir: await caDirFor(args.config, env),
+                confirm: args.confirm,
+                osBundlePaths: await osBundlePaths(env),
+              },
+              io,
+            );
           },
         )
-        .demandCommand(1, 'name a ca command: path, export or regenerate'),
+        .command(
+          'env',
+          'Write a trust bundle (system roots + the CA) and print the variables clients need',
+          (e) =>
+            e
+              .option('bundle', {
+                type: 'string',
+                describe: 'Write the bundle here (default: bundle.pem beside the CA)',
+              })
+              .option('shell', {
+                choices: ['sh', 'fish', 'powershell', 'dotenv'] as const,
+                default: 'sh' as const,
+                describe: 'Syntax of the printed lines (sh suits bash and zsh)',
+              })
+              .option('proxy-url', {
+                type: 'string',
+                describe:
+                  'Also print HTTPS_PROXY/HTTP_PROXY for this URL (password read from CLEF_PROXY_TOKEN)',
+              }),
+          async (args) => {
+            const caDir = await caDirFor(args.config, env);
+            const { caEnv } = await loadCaEnv();
+            await caEnv(
+              {
+                caDir,
+                shell: args.shell,
+                osBundlePaths: await osBundlePaths(env),
+                ...(args.bundle === undefined ? {} : { bundle: args.bundle }),
+                ...(args['proxy-url'] === undefined ? {} : { proxyUrl: args['proxy-url'] }),
+              },
+              io,
+            );
+          },
+        )
+        .demandCommand(1, 'name a ca command: path, export, regenerate or env'),
     )
     .demandCommand(1, 'name a command: serve, explain or ca');
 

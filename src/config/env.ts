@@ -12,6 +12,11 @@ export interface Env {
   readonly httpsProxy: string | undefined;
   readonly httpProxy: string | undefined;
   readonly noProxy: string | undefined;
+  /**
+   * `CLEF_PROXY_SYSTEM_BUNDLE`: the OS trust bundle `ca env` merges, instead of searching the platform paths (for
+   * tests and systems that keep it elsewhere).
+   */
+  readonly systemBundle: string | undefined;
   /** Inputs to the platform-default CA directory (SPEC §4). */
   readonly platform: NodeJS.Platform;
   readonly home: string | undefined;
@@ -48,6 +53,7 @@ export function readEnv(src: Source = process.env, platform: NodeJS.Platform = p
     httpsProxy: first(src, 'HTTPS_PROXY', 'https_proxy'),
     httpProxy: first(src, 'HTTP_PROXY', 'http_proxy'),
     noProxy: first(src, 'NO_PROXY', 'no_proxy'),
+    systemBundle: first(src, 'CLEF_PROXY_SYSTEM_BUNDLE'),
     platform,
     home: first(src, 'HOME', 'USERPROFILE'),
     xdgDataHome: first(src, 'XDG_DATA_HOME'),
