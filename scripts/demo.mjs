@@ -95,8 +95,19 @@ const agentData = {
       path_prefix: '/',
       auth: { type: 'bearer', secret: 'DEMO_API_TOKEN' },
     },
+    {
+      // A template over two secrets; the longest path_prefix wins over the bearer service above.
+      name: 'demo-signed',
+      hosts: [`localhost:${echoPort}`],
+      path_prefix: '/signed',
+      auth: {
+        type: 'template',
+        header: 'Authorization',
+        template: 'Token {{secret:DEMO_KEY_ID}}:{{secret:DEMO_KEY}}',
+      },
+    },
   ],
-  secrets: { DEMO_API_TOKEN: 'demo-secret-123' },
+  secrets: { DEMO_API_TOKEN: 'demo-secret-123', DEMO_KEY_ID: 'demo-id', DEMO_KEY: 'demo-key-456' },
 };
 writeFileSync(join(demoDir, 'agent.json'), JSON.stringify(agentData, null, 2));
 
@@ -171,6 +182,9 @@ clef-proxy is listening on 127.0.0.1:${port} (agent ${agentUrl}).
 
 Through the proxy, with the credential written in by clef-proxy (the echo shows "authorization"):
   curl --proxy ${proxyUrl} --cacert ${caCert} https://localhost:${echoPort}/hello
+
+A template over two secrets (Authorization: Token <id>:<key>), chosen by the longer path_prefix:
+  curl --proxy ${proxyUrl} --cacert ${caCert} https://localhost:${echoPort}/signed/hello
 
 A passthrough host, tunnelled blind (the client sees the upstream's own certificate):
   curl --proxy ${proxyUrl} --cacert ${rel(join(certs, 'ca.crt'))} https://127.0.0.1:${passPort}/

@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { type HostEntry, parseHostEntry } from '../net/host-pattern.js';
+import { parseTemplate } from '../pipeline/template.js';
 import { IDENTITY_PATTERN_RE } from './identities.js';
 import type { Service, ServiceAuth, ServiceIndex } from './source.js';
 
@@ -67,15 +68,28 @@ const PathPrefix = v.optional(
   '/',
 );
 
+const HeaderName = v.pipe(
+  v.string(),
+  v.regex(TOKEN_RE, 'header must be a valid HTTP header name'),
+  v.check((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), 'header cannot carry a credential'),
+);
+
+/** A `{{secret:NAME}}` template, parsed once here so requests only concatenate (`pipeline/template.ts`). */
+const TemplateText = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const parsed = parseTemplate(dataset.value);
+    if (parsed.ok) return { text: dataset.value, parts: parsed.parts, secrets: parsed.secrets };
+    addIssue({ message: parsed.reason });
+    return NEVER;
+  }),
+);
+
 const Auth = v.variant('type', [
   v.strictObject({ type: v.literal('bearer'), secret: Secret }),
   v.strictObject({
     type: v.literal('api_key_header'),
-    header: v.pipe(
-      v.string(),
-      v.regex(TOKEN_RE, 'header must be a valid HTTP header name'),
-      v.check((h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()), 'header cannot carry a credential'),
-    ),
+    header: HeaderName,
     secret: Secret,
     prefix: v.optional(v.pipe(v.string(), v.regex(FIELD_VALUE_RE, 'prefix holds a control character')), ''),
   }),
@@ -84,6 +98,39 @@ const Auth = v.variant('type', [
     param: v.pipe(v.string(), v.minLength(1, 'param must not be empty')),
     secret: Secret,
   }),
+  v.pipe(
+    v.strictObject({
+      type: v.literal('basic'),
+      // RFC 7617 §2: the user-id cannot hold a colon (the first colon ends it). May be empty.
+      username: v.optional(
+        v.pipe(
+          v.string(),
+          v.check(
+            (u) => !u.includes(':') && !CONTROL_RE.test(u),
+            'username holds a colon or a control character',
+          ),
+        ),
+      ),
+      username_secret: v.optional(Secret),
+      secret: Secret,
+    }),
+    v.check(
+      (a) => (a.username === undefined) !== (a.username_secret === undefined),
+      'basic needs exactly one of username and username_secret',
+    ),
+  ),
+  v.pipe(
+    v.strictObject({
+      type: v.literal('template'),
+      header: v.optional(HeaderName),
+      query: v.optional(v.pipe(v.string(), v.minLength(1, 'query must not be empty'))),
+      template: TemplateText,
+    }),
+    v.check(
+      (a) => (a.header === undefined) !== (a.query === undefined),
+      'template needs exactly one of header and query',
+    ),
+  ),
 ]);
 
 /** One service as the agent sends it (SPEC §5). Strict: an unknown field may be a rule we would ignore. */
@@ -126,16 +173,29 @@ function formatIssues(issues: readonly v.BaseIssue<unknown>[], base: string): st
   });
 }
 
+/** The wire auth → the normalised {@link ServiceAuth} (camelCase, every optional field present). */
+function toAuth(a: WireService['auth']): ServiceAuth {
+  switch (a.type) {
+    case 'api_key_header':
+      return { type: 'api_key_header', header: a.header, secret: a.secret, prefix: a.prefix };
+    case 'basic':
+      return { type: 'basic', username: a.username, usernameSecret: a.username_secret, secret: a.secret };
+    case 'template':
+      return {
+        type: 'template',
+        header: a.header,
+        query: a.query,
+        template: a.template.text,
+        parts: a.template.parts,
+        secrets: a.template.secrets,
+      };
+    default:
+      return a;
+  }
+}
+
 function toService(wire: WireService): Service {
-  const auth: ServiceAuth =
-    wire.auth.type === 'api_key_header'
-      ? {
-          type: 'api_key_header',
-          header: wire.auth.header,
-          secret: wire.auth.secret,
-          prefix: wire.auth.prefix,
-        }
-      : wire.auth;
+  const auth = toAuth(wire.auth);
   // One host written twice in a service must not make that service a candidate twice (SPEC §6 matching).
   const hosts = new Map<string, HostEntry>();
   for (const h of wire.hosts) if (!hosts.has(h.key)) hosts.set(h.key, h);

@@ -3,6 +3,7 @@
  * The core only ever sees this interface.
  */
 import type { HostEntry } from '../net/host-pattern.js';
+import type { TemplatePart } from '../pipeline/template.js';
 import type { IdentityTable } from './identities.js';
 
 export type ServiceAuth =
@@ -13,7 +14,25 @@ export type ServiceAuth =
       readonly secret: string;
       readonly prefix: string;
     }
-  | { readonly type: 'api_key_query'; readonly param: string; readonly secret: string };
+  | { readonly type: 'api_key_query'; readonly param: string; readonly secret: string }
+  | {
+      /** `Authorization: Basic base64(user:secret)` (RFC 7617); exactly one of `username`, `usernameSecret`. */
+      readonly type: 'basic';
+      readonly username: string | undefined;
+      readonly usernameSecret: string | undefined;
+      readonly secret: string;
+    }
+  | {
+      /** `{{secret:NAME}}` placeholders rendered into one header or one query parameter (exactly one is set). */
+      readonly type: 'template';
+      readonly header: string | undefined;
+      readonly query: string | undefined;
+      readonly template: string;
+      /** Parsed once at validation (`pipeline/template.ts`). */
+      readonly parts: readonly TemplatePart[];
+      /** Each secret name once, in order of first use. */
+      readonly secrets: readonly string[];
+    };
 
 /** A validated, normalised service definition. */
 export interface Service {

@@ -28,9 +28,12 @@ export interface RequestEvent extends EventBase {
   /** The path without its query string. */
   readonly path: string;
   readonly service: string | null;
-  readonly auth_type: 'bearer' | 'api_key_header' | 'api_key_query' | null;
-  /** The secret's key (name), never its value. */
-  readonly secret_ref: string | null;
+  readonly auth_type: 'bearer' | 'api_key_header' | 'api_key_query' | 'basic' | 'template' | null;
+  /**
+   * The secret's key (name), never its value: a string for `bearer`, `api_key_header` and `api_key_query`, the
+   * list of names for `basic` and `template` (docs/audit.md).
+   */
+  readonly secret_ref: string | readonly string[] | null;
   readonly decision: 'inject' | 'forward' | 'deny';
   readonly reason?: AuditReason;
   /** What reached the client, or null when nothing did. */

@@ -12,6 +12,12 @@ function str(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : 'null';
 }
 
+/** A string, or a JSON array of strings (`secret_ref` of basic and template services), else `null`. */
+function strOrList(value: unknown): string {
+  if (!Array.isArray(value)) return str(value);
+  return `[${value.map(str).join(',')}]`;
+}
+
 /** A finite number, or `null` (NaN and Infinity are not JSON). */
 function num(value: unknown): string {
   return typeof value === 'number' && Number.isFinite(value) ? String(value) : 'null';
@@ -60,7 +66,7 @@ function requestLine(e: RequestEvent): string {
     `${head(e, 'request')},"request_id":${str(e.request_id)}` +
     `,"client":${str(e.client)},"identity":${str(e.identity)},"method":${str(e.method)},"host":${str(e.host)},"port":${num(e.port)}` +
     `,"path":${pathOnly(e.path)},"service":${str(e.service)},"auth_type":${str(e.auth_type)}` +
-    `,"secret_ref":${str(e.secret_ref)},"decision":${str(e.decision)}${reason(e.reason)}` +
+    `,"secret_ref":${strOrList(e.secret_ref)},"decision":${str(e.decision)}${reason(e.reason)}` +
     `,"status":${num(e.status)}${traffic(e)}`
   );
 }

@@ -5,6 +5,7 @@
 import type { ServiceAuth } from '../agent/source.js';
 import { hasLineBreakingChar, isToken, isValidHeaderValue } from './header-value.js';
 import { ALWAYS_DROPPED } from './strip.js';
+import { renderTemplate } from './template.js';
 import { deny, ok, type Step } from './types.js';
 
 /** The parts of a request injection reads: the raw target (path and query) and Node's flat `rawHeaders`. */
@@ -25,32 +26,71 @@ export interface Injected {
 const RESERVED: ReadonlySet<string> = new Set([...ALWAYS_DROPPED, 'host', 'content-length']);
 
 /**
- * Inject `secret` as `auth` says:
+ * The secret values a request's credential is rendered from: the one value of a single-secret type, or every name
+ * of {@link secretNames} mapped to its value.
+ */
+export type SecretValues = string | ReadonlyMap<string, string>;
+
+/**
+ * Inject the credential as `auth` says:
  * - `bearer` ⇒ `Authorization: Bearer <secret>`;
  * - `api_key_header` ⇒ `<header>: <prefix><secret>`;
- * - `api_key_query` ⇒ query parameter `<param>=<percent-encoded secret>`.
+ * - `api_key_query` ⇒ query parameter `<param>=<percent-encoded secret>`;
+ * - `basic` ⇒ `Authorization: Basic base64(<user>:<secret>)` (RFC 7617, UTF-8), the user a literal or a secret;
+ * - `template` ⇒ the rendered template as `<header>: <value>` or query parameter `<query>=<percent-encoded value>`.
  *
  * The credential replaces what the client sent: every header of that name is removed (case-insensitively)
  * before ours is appended last; every query parameter whose decoded name equals `param` is removed and ours is
  * appended at the end of the query (`?a=1&key=c&b=2` ⇒ `?a=1&b=2&key=<ours>`), the other parameters kept
  * byte-for-byte and in order (empty `&&` pieces carry nothing and are dropped).
  *
- * `invalid_credential` when: the secret holds CR, LF or NUL (SPEC §6; checked for every type, the query one
- * too, since such a value is broken whatever the encoding); the header value has any other character RFC 9110
- * does not allow; the header name is not a token or is reserved; the query param is empty; or the secret is not
- * well-formed Unicode (a lone surrogate cannot be percent-encoded as UTF-8). Expects a `path` already accepted
- * by `parseRequestTarget` (origin-form, no `#`).
+ * `invalid_credential` when: a secret value — for a template, the rendered value — holds CR, LF or NUL (SPEC §6;
+ * checked for every type, the query ones too, since such a value is broken whatever the encoding); a basic user
+ * holds a colon (RFC 7617 §2); the header value has any other character RFC 9110 does not allow; the header name is
+ * not a token or is reserved; the query param is empty; a value is missing; or a value is not well-formed Unicode (a
+ * lone surrogate cannot be percent-encoded as UTF-8). Expects a `path` already accepted by `parseRequestTarget`
+ * (origin-form, no `#`).
  */
-export function inject(req: InjectRequest, auth: ServiceAuth, secret: string): Step<Injected> {
-  if (hasLineBreakingChar(secret)) return deny('invalid_credential');
+export function inject(req: InjectRequest, auth: ServiceAuth, values: SecretValues): Step<Injected> {
+  const get = (name: string): string | undefined => (typeof values === 'string' ? values : values.get(name));
   switch (auth.type) {
     case 'bearer':
-      return injectHeader(req, 'Authorization', `Bearer ${secret}`);
     case 'api_key_header':
-      return injectHeader(req, auth.header, auth.prefix + secret);
-    case 'api_key_query':
+    case 'api_key_query': {
+      const secret = get(auth.secret);
+      if (secret === undefined || hasLineBreakingChar(secret)) return deny('invalid_credential');
+      if (auth.type === 'bearer') return injectHeader(req, 'Authorization', `Bearer ${secret}`);
+      if (auth.type === 'api_key_header') return injectHeader(req, auth.header, auth.prefix + secret);
       return injectQuery(req, auth.param, secret);
+    }
+    case 'basic': {
+      const secret = get(auth.secret);
+      const user = auth.usernameSecret === undefined ? auth.username : get(auth.usernameSecret);
+      if (secret === undefined || user === undefined) return deny('invalid_credential');
+      if (hasLineBreakingChar(user) || hasLineBreakingChar(secret) || user.includes(':')) {
+        return deny('invalid_credential');
+      }
+      if (!isWellFormed(user) || !isWellFormed(secret)) return deny('invalid_credential');
+      return injectHeader(
+        req,
+        'Authorization',
+        `Basic ${Buffer.from(`${user}:${secret}`, 'utf8').toString('base64')}`,
+      );
+    }
+    case 'template': {
+      const value = typeof values === 'string' ? undefined : renderTemplate(auth.parts, values);
+      // The guard applies to the rendered value: a secret may not smuggle a line break in through a template.
+      if (value === undefined || hasLineBreakingChar(value)) return deny('invalid_credential');
+      if (auth.header !== undefined) return injectHeader(req, auth.header, value);
+      return injectQuery(req, auth.query ?? '', value);
+    }
   }
+}
+
+// A lone surrogate would be encoded as U+FFFD by Buffer.from: the upstream would get a credential nobody wrote.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
 }
 
 function injectHeader(req: InjectRequest, name: string, value: string): Step<Injected> {

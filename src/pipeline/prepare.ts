@@ -11,7 +11,9 @@ import type { HostPort } from '../net/host-port.js';
 import { hostSetCovers } from '../net/host-set.js';
 import { checkRequestHost } from './check-host.js';
 import { checkIdentity } from './check-identity.js';
-import { inject } from './inject.js';
+import { secretNames } from './credential.js';
+import { fetchSecrets, SecretFetchError } from './fetch-secrets.js';
+import { inject, type SecretValues } from './inject.js';
 import { matchService, parseRequestTarget } from './match-service.js';
 import { stripHeaders } from './strip.js';
 
@@ -89,19 +91,21 @@ export async function prepareRequest(
     // After the match, never part of it: an identity cannot steer a request onto another service (check-identity.ts).
     const allowed = checkIdentity(svc, identity);
     if (!allowed.ok) return denied(allowed.code);
-    let secret: string;
+    let secrets: SecretValues;
     try {
-      const pending = ctx.source.secret(svc.auth.secret);
-      secret = typeof pending === 'string' ? pending : await pending;
+      const pending = fetchSecrets(ctx.source, secretNames(svc.auth));
+      secrets = typeof pending === 'string' || pending instanceof Map ? pending : await pending;
     } catch (err) {
-      // Fail closed (SPEC §5): the request is never forwarded without its credential.
+      // Fail closed (SPEC §5): the request is never forwarded without its whole credential.
+      const name = err instanceof SecretFetchError ? err.secretName : undefined;
+      const cause = err instanceof SecretFetchError ? err.cause : err;
       ctx.logger.warn(
-        { conn_id: conn.id, service: svc.name, secret_ref: svc.auth.secret, cause: causeOf(err) },
+        { conn_id: conn.id, service: svc.name, secret_ref: name, cause: causeOf(cause) },
         'secret unavailable',
       );
       return denied('credential_unavailable');
     }
-    const injected = inject({ path, rawHeaders }, svc.auth, secret);
+    const injected = inject({ path, rawHeaders }, svc.auth, secrets);
     if (!injected.ok) return denied(injected.code, injected.extras);
     path = injected.value.path;
     rawHeaders = injected.value.rawHeaders;

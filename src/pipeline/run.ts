@@ -11,6 +11,7 @@ import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { trackedHandler } from '../http/tracked-handler.js';
 import { forward } from '../upstream/forward.js';
+import { secretRef } from './credential.js';
 import { type Prepared, prepareRequest } from './prepare.js';
 
 /** Build the request handler for intercepted (decrypted) requests. */
@@ -30,7 +31,7 @@ export function requestIdentity(requestId: string, method: string, prepared: Pre
     path: prepared.auditPath,
     service: service?.name ?? null,
     auth_type: service?.auth.type ?? null,
-    secret_ref: service?.auth.secret ?? null,
+    secret_ref: service ? secretRef(service.auth) : null,
   };
 }
 

@@ -216,3 +216,108 @@ describe('wildcard hosts in services (issue 12)', () => {
     ]);
   });
 });
+
+describe('basic and template auth (issue 12)', () => {
+  const withAuth = (auth: unknown) => doc({ ...good, auth });
+
+  it.each([
+    ['basic, literal user', { type: 'basic', username: 'ci', secret: 'PW' }],
+    ['basic, empty literal user', { type: 'basic', username: '', secret: 'PW' }],
+    ['basic, user from a secret', { type: 'basic', username_secret: 'U', secret: 'PW' }],
+    [
+      'template header',
+      { type: 'template', header: 'Authorization', template: 'Token {{secret:A}}:{{secret:B}}' },
+    ],
+    ['template query', { type: 'template', query: 'sig', template: '{{secret:A}}' }],
+    ['template custom header', { type: 'template', header: 'X-Api-Key', template: 'k-{{secret:A}}' }],
+  ])('%s is accepted', (_l, auth) => {
+    const r = parseServicesDoc(withAuth(auth));
+    if (!r.ok) throw new Error(r.issues.join('; '));
+  });
+
+  it.each([
+    [
+      'basic with neither user',
+      { type: 'basic', secret: 'PW' },
+      /exactly one of username and username_secret/,
+    ],
+    [
+      'basic with both users',
+      { type: 'basic', username: 'a', username_secret: 'U', secret: 'PW' },
+      /exactly one/,
+    ],
+    ['basic user with a colon', { type: 'basic', username: 'a:b', secret: 'PW' }, /colon/],
+    ['basic user with CR', { type: 'basic', username: 'a\r', secret: 'PW' }, /control/],
+    ['basic without secret', { type: 'basic', username: 'a' }, /auth\.secret/],
+    ['basic unknown field', { type: 'basic', username: 'a', secret: 'PW', realm: 'x' }, /auth\.realm/],
+    [
+      'template with no placeholder',
+      { type: 'template', header: 'X-K', template: 'constant' },
+      /no \{\{secret/,
+    ],
+    ['template {{foo}}', { type: 'template', header: 'X-K', template: '{{foo}}' }, /unknown placeholder/],
+    ['template {{secret:}}', { type: 'template', header: 'X-K', template: '{{secret:}}' }, /bad secret name/],
+    ['template unbalanced', { type: 'template', header: 'X-K', template: '{{secret:A}' }, /unclosed/],
+    ['template stray }', { type: 'template', header: 'X-K', template: '{{secret:A}}}' }, /unbalanced/],
+    [
+      'template header and query',
+      { type: 'template', header: 'X-K', query: 'k', template: '{{secret:A}}' },
+      /exactly one of header and query/,
+    ],
+    ['template neither header nor query', { type: 'template', template: '{{secret:A}}' }, /exactly one/],
+    [
+      'template empty query',
+      { type: 'template', query: '', template: '{{secret:A}}' },
+      /query must not be empty/,
+    ],
+    ...['Host', 'content-length', 'Transfer-Encoding', 'CONNECTION', 'Proxy-Authorization'].map(
+      (h): [string, unknown, RegExp] => [
+        `template header ${h}`,
+        { type: 'template', header: h, template: '{{secret:A}}' },
+        /cannot carry/,
+      ],
+    ),
+  ] as [string, unknown, RegExp][])('%s is rejected with its path', (_l, auth, why) => {
+    const issues = issuesOf(withAuth(auth));
+    expect(issues.join('\n')).toMatch(/^services\.0\.auth/m);
+    expect(issues.join('\n')).toMatch(why);
+  });
+
+  it('a rejected document keeps nothing of its good services (the whole document is refused)', () => {
+    const r = parseServicesDoc(
+      doc(good, [{ ...good, name: 'bad', auth: { type: 'template', header: 'X', template: '{{x}}' } }]),
+    );
+    expect(r.ok).toBe(false);
+  });
+
+  it('templates are parsed once, at validation', () => {
+    const r = parseServicesDoc(
+      withAuth({ type: 'template', query: 'sig', template: 'v1.{{secret:A}}.{{secret:B}}.{{secret:A}}' }),
+    );
+    if (!r.ok) throw new Error(r.issues.join('; '));
+    const auth = r.index.services[0]!.auth;
+    expect(auth).toMatchObject({ type: 'template', query: 'sig', header: undefined, secrets: ['A', 'B'] });
+    expect(auth.type === 'template' && auth.parts).toEqual([
+      'v1.',
+      { secret: 'A' },
+      '.',
+      { secret: 'B' },
+      '.',
+      { secret: 'A' },
+    ]);
+  });
+});
+
+describe('fixtures/agent/example.json', () => {
+  it('is a valid services document, basic, template and wildcard services included', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const raw = JSON.parse(
+      await readFile(new URL('../../../fixtures/agent/example.json', import.meta.url), 'utf8'),
+    );
+    const r = parseServicesDoc(raw);
+    if (!r.ok) throw new Error(r.issues.join('; '));
+    expect(new Set(r.index.services.map((s) => s.auth.type))).toEqual(
+      new Set(['bearer', 'api_key_header', 'api_key_query', 'basic', 'template']),
+    );
+  });
+});
