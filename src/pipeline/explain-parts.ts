@@ -9,6 +9,7 @@ import type { ServiceAuth } from '../agent/source.js';
 import type { NoProxyMatcher } from '../net/no-proxy.js';
 import type { ParsedProxyUrl } from '../upstream/proxy-url.js';
 import { authenticate } from './authenticate.js';
+import { secretNames } from './credential.js';
 
 /** Where and how the credential goes. `format` shows secrets as `{{secret:NAME}}`. */
 export interface CredentialShape {
@@ -22,23 +23,10 @@ export interface CredentialShape {
   readonly secrets: readonly string[];
 }
 
-const PLACEHOLDER_RE = /\{\{secret:([^}]+)\}\}/g;
-
-/** Secret names in any auth shape: `secret`/`*_secret` fields and `{{secret:NAME}}` placeholders, deduplicated. */
-function secretNames(auth: Readonly<Record<string, unknown>>): string[] {
-  const names = new Set<string>();
-  for (const [key, value] of Object.entries(auth)) {
-    if (typeof value !== 'string') continue;
-    if (key === 'secret' || key.endsWith('_secret')) names.add(value);
-    for (const m of value.matchAll(PLACEHOLDER_RE)) names.add(m[1]!);
-  }
-  return [...names];
-}
-
 /** Describe `auth` without any secret value (a service definition holds names only). */
 export function describeCredential(auth: ServiceAuth): CredentialShape {
-  const raw = auth as unknown as Readonly<Record<string, unknown>>;
-  const secrets = secretNames(raw);
+  // The same list the proxy fetches (credential.ts): for basic the user secret too, for a template its placeholders.
+  const secrets = [...secretNames(auth)];
   switch (auth.type) {
     case 'bearer':
       return {
@@ -64,13 +52,22 @@ export function describeCredential(auth: ServiceAuth): CredentialShape {
         format: `{{secret:${auth.secret}}}`,
         secrets,
       };
-    default: {
-      // Auth types added later (basic, template…): described from their fields, names only.
-      const str = (k: string) => (typeof raw[k] === 'string' ? (raw[k] as string) : null);
-      const type = str('type') ?? 'unknown';
-      const header = str('header') ?? (type === 'basic' ? 'Authorization' : null);
-      return { type, header, query: str('query') ?? str('param'), format: str('template'), secrets };
-    }
+    case 'basic':
+      return {
+        type: auth.type,
+        header: 'Authorization',
+        query: null,
+        format: `Basic base64(${auth.usernameSecret === undefined ? auth.username : `{{secret:${auth.usernameSecret}}}`}:{{secret:${auth.secret}}})`,
+        secrets,
+      };
+    case 'template':
+      return {
+        type: auth.type,
+        header: auth.header ?? null,
+        query: auth.query ?? null,
+        format: auth.template,
+        secrets,
+      };
   }
 }
 

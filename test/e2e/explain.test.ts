@@ -46,8 +46,25 @@ beforeAll(async () => {
           auth: { type: 'api_key_query', param: 'sig', secret: 'DEEP' },
           identities: ['ci-*'],
         },
+        {
+          name: 'basic',
+          hosts: ['basic.test'],
+          auth: { type: 'basic', username_secret: 'B_USER', secret: 'B_PASS' },
+        },
+        {
+          name: 'tmpl',
+          hosts: ['tmpl.test'],
+          auth: { type: 'template', header: 'X-Sig', template: 'v1 {{secret:T_ID}}:{{secret:T_KEY}}' },
+        },
       ],
-      secrets: { GH_TOKEN: SECRET, GH_ADMIN: SECRET, WILD: SECRET, DEEP: SECRET },
+      secrets: {
+        GH_TOKEN: SECRET,
+        GH_ADMIN: SECRET,
+        WILD: SECRET,
+        DEEP: SECRET,
+        B_USER: SECRET,
+        B_PASS: SECRET,
+      },
       identities: [
         { name: 'ci-bot', token_sha256: hex('t') },
         { name: 'dev', token_sha256: hex('d') },
@@ -112,6 +129,33 @@ describe('clef-proxy explain', { timeout: 120_000 }, () => {
     expect(e.result).toEqual({ forwarded: true, decision: 'inject', code: null, status: null });
     const hits = await agent.hits();
     expect(Object.keys(hits).filter((k) => k.startsWith('secret:'))).toEqual([]);
+  });
+
+  it.each([
+    [
+      'https://basic.test/x',
+      {
+        type: 'basic',
+        header: 'Authorization',
+        query: null,
+        format: 'Basic base64({{secret:B_USER}}:{{secret:B_PASS}})',
+        secrets: ['B_USER', 'B_PASS'],
+      },
+    ],
+    [
+      'https://tmpl.test/x',
+      {
+        type: 'template',
+        header: 'X-Sig',
+        query: null,
+        format: 'v1 {{secret:T_ID}}:{{secret:T_KEY}}',
+        secrets: ['T_ID', 'T_KEY'],
+      },
+    ],
+  ])('basic and template credentials: %s shows the shape and every secret name', async (url, credential) => {
+    const { code, e } = await explain(url, '--identity', 'ci-bot');
+    expect(code).toBe(0);
+    expect(e.credential).toEqual(credential);
   });
 
   it('wildcard precedence: the longer suffix wins; NO_PROXY names the deciding entry; identity lists apply', async () => {
