@@ -11,6 +11,7 @@ import type { Logger } from './log/logger.js';
 import type { HostPort } from './net/host-port.js';
 import type { HostSet } from './net/host-set.js';
 import type { LeafCache } from './tls/leaf-cache.js';
+import type { UpstreamProtocols } from './upstream/h2-sessions.js';
 import type { UpstreamPool } from './upstream/pool.js';
 
 export interface ProxyContext {
@@ -19,6 +20,8 @@ export interface ProxyContext {
   readonly audit: AuditSink;
   readonly logger: Logger;
   readonly pool: UpstreamPool;
+  /** Which protocol each upstream route speaks, and its HTTP/2 sessions. */
+  readonly upstreams: UpstreamProtocols;
   /** Swapped on SIGHUP (`setCa`); always read through the context. */
   readonly leafCache: LeafCache;
   /** Passthrough hosts, exact and wildcard, pre-parsed once (`net/host-set.ts`). */

@@ -8,13 +8,16 @@ import type { Limits } from './config/types.js';
 import { DEFAULT_LIMITS } from './config/types.js';
 import type { ProxyContext } from './context.js';
 import { createForwardServer, type ForwardServer } from './http/forward-plain.js';
+import { createH2Server, type H2Server } from './http/h2-server.js';
 import { createInnerServer, type InnerServer } from './http/inner-server.js';
 import { type HostEntry, parseHostEntry } from './net/host-pattern.js';
 import { buildHostSet, type HostSet } from './net/host-set.js';
 import { parseNoProxy } from './net/no-proxy.js';
 import { createInterceptHandler } from './pipeline/run.js';
+import { createH2StreamHandler } from './pipeline/run-h2.js';
 import { createUpgradeHandler } from './pipeline/upgrade.js';
 import type { DestinationGuard } from './upstream/destination-guard.js';
+import { createUpstreamProtocols, type UpstreamProtocols } from './upstream/h2-sessions.js';
 import { createUpstreamPool, type UpstreamPool } from './upstream/pool.js';
 import { parseProxyUrl } from './upstream/proxy-url.js';
 
@@ -40,6 +43,8 @@ export interface Generation {
   readonly ctx: ProxyContext;
   readonly inner: InnerServer;
   readonly forward: ForwardServer;
+  /** Intercepted connections whose client chose HTTP/2. */
+  readonly h2: H2Server;
   /** Identifies the pool's settings: a reload that keeps them keeps the pool (and its warm sockets). */
   readonly poolKey: string;
   readonly upstreamProxy: UpstreamProxyOption | undefined;
@@ -58,6 +63,11 @@ export function parsePassthrough(entries: readonly string[]): HostSet {
 
 export function resolveLimits(limits: Partial<Limits> | undefined): Limits {
   return Object.freeze({ ...DEFAULT_LIMITS, ...limits });
+}
+
+/** The HTTP/2 sessions and route protocols that go with `pool` (idle sessions close as its keep-alive sockets). */
+export function buildUpstreams(limits: Limits, pool: UpstreamPool): UpstreamProtocols {
+  return createUpstreamProtocols({ pool, idleMs: Math.min(limits.idleTimeoutMs, 30_000) });
 }
 
 /** Build an upstream pool for `limits` and chaining settings `up`. */
@@ -108,6 +118,7 @@ export function generation(
     ctx,
     inner: createInnerServer(ctx, intercepted, createUpgradeHandler(ctx, intercepted)),
     forward: createForwardServer(ctx),
+    h2: createH2Server(ctx, createH2StreamHandler(ctx)),
     poolKey,
     upstreamProxy,
   };

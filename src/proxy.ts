@@ -25,6 +25,7 @@ import { isLoopbackHost } from './net/loopback.js';
 import { prepareToken } from './pipeline/authenticate.js';
 import {
   buildPool,
+  buildUpstreams,
   type Generation,
   generation,
   parsePassthrough,
@@ -161,6 +162,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     audit: tally ? observingSink(sink, tally) : sink,
     logger,
     pool,
+    upstreams: buildUpstreams(limits, pool),
     leafCache,
     passthrough,
     workloadToken: options.workloadToken === null ? null : prepareToken(options.workloadToken),
@@ -210,7 +212,9 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       await ctx.tracker.drain(timeoutMs);
       for (const g of generations) {
         g.inner.close();
+        g.h2.close();
         g.forward.close();
+        g.ctx.upstreams.close();
         g.ctx.pool.close();
       }
       await ctx.audit.flush();
@@ -251,6 +255,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
         limits: nextLimits,
         passthrough: nextPassthrough,
         pool: nextPool,
+        upstreams: nextPool === old.ctx.pool ? old.ctx.upstreams : buildUpstreams(nextLimits, nextPool),
       };
       current = generation(nextCtx, built.key, up);
       generations.push(current);

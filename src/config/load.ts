@@ -146,6 +146,7 @@ function toProxyConfig(w: WireConfig): ProxyConfig {
       upstreamConnectTimeoutMs: l.upstream_connect_timeout_ms,
       upstreamResponseTimeoutMs: l.upstream_response_timeout_ms,
       leafCacheSize: l.leaf_cache_size,
+      maxConcurrentStreams: l.max_concurrent_streams,
     },
     egress: { allowPrivate: w.egress.allow_private },
     logLevel: w.log_level,

@@ -294,6 +294,7 @@ const limitsSchema = v.strictObject(
     upstream_connect_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.upstreamConnectTimeoutMs),
     upstream_response_timeout_ms: v.optional(positiveInt, DEFAULT_LIMITS.upstreamResponseTimeoutMs),
     leaf_cache_size: v.optional(positiveInt, DEFAULT_LIMITS.leafCacheSize),
+    max_concurrent_streams: v.optional(positiveInt, DEFAULT_LIMITS.maxConcurrentStreams),
   },
   objectMessage,
 );

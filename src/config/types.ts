@@ -15,6 +15,8 @@ export interface Limits {
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly leafCacheSize: number;
+  /** Streams one HTTP/2 client session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
 }
 
 /** SPEC §3 defaults. */
@@ -27,6 +29,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   upstreamConnectTimeoutMs: 10_000,
   upstreamResponseTimeoutMs: 60_000,
   leafCacheSize: 1024,
+  maxConcurrentStreams: 100,
 });
 
 export interface AgentSettings {

@@ -8,6 +8,7 @@ import { denyEvent } from '../audit/emit.js';
 import { type ConnInfo, clientAddress, type ProxyContext } from '../context.js';
 import type { ProxyErrorCode } from '../errors.js';
 import type { ForwardServer } from '../http/forward-plain.js';
+import type { H2Server } from '../http/h2-server.js';
 import type { InnerServer } from '../http/inner-server.js';
 import { authenticate } from '../pipeline/authenticate.js';
 import { decideTarget } from '../pipeline/decide-target.js';
@@ -21,6 +22,8 @@ export interface FrontDoorDeps {
   readonly ctx: ProxyContext;
   readonly forward: ForwardServer;
   readonly inner: InnerServer;
+  /** Intercepted connections whose client chose `h2` by ALPN. */
+  readonly h2?: H2Server;
 }
 
 /** Refuse with a response and audit it. */
@@ -97,7 +100,7 @@ async function frontDoor(deps: FrontDoorDeps, conn: ConnInfo): Promise<void> {
     return;
   }
   if (decision === 'intercept') {
-    await intercept(ctx, conn, read.rest, deps.inner);
+    await intercept(ctx, conn, read.rest, deps.inner, deps.h2);
     return;
   }
   deny(ctx, conn, decision.code);

@@ -10,7 +10,8 @@ import type { AuditReason } from '../errors.js';
 import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { trackedHandler } from '../http/tracked-handler.js';
-import { forward } from '../upstream/forward.js';
+import { type ForwardArgs, forward } from '../upstream/forward.js';
+import { forwardNegotiated } from '../upstream/forward-h2.js';
 import { secretRef } from './credential.js';
 import { type Prepared, prepareRequest } from './prepare.js';
 
@@ -62,7 +63,7 @@ async function pipeline(
   // a response queued behind another (pipelining) is never marked destroyed when the connection closes.
   if (res.destroyed || req.socket.destroyed) return refused('client_aborted', null);
 
-  const outcome = await forward({
+  const args: ForwardArgs = {
     pool: ctx.pool,
     req,
     res,
@@ -71,7 +72,10 @@ async function pipeline(
     path: prepared.path,
     rawHeaders: prepared.rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-  });
+  };
+  // A route known to speak HTTP/1.1 goes straight on; a new one, or an HTTP/2 one, finds its protocol first.
+  const outcome =
+    ctx.upstreams.known(target) === 'h1' ? await forward(args) : await forwardNegotiated(ctx.upstreams, args);
   const decision = prepared.service ? 'inject' : 'forward';
   ctx.audit.write(
     forwardedRequestEvent(

@@ -10,6 +10,7 @@ import { denyEvent } from '../audit/emit.js';
 import { CONNECT_ESTABLISHED } from '../connect/respond.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import type { ConnectionRefusalCode } from '../errors.js';
+import type { H2Server } from '../http/h2-server.js';
 import type { InnerServer } from '../http/inner-server.js';
 import { normalizeHost } from '../net/host-port.js';
 import { peekClientHello } from './peek-client-hello.js';
@@ -24,8 +25,9 @@ const CLIENT_REJECTED_CERT = /alert (unknown ca|bad certificate|certificate unkn
  */
 const STREAM_HWM = 64 * 1024;
 
-/** Only HTTP/1.1 inside for now (SPEC §12 leaves HTTP/2 for later). */
-const ALPN = ['http/1.1'];
+/** HTTP/2 preferred, HTTP/1.1 for everyone else (RFC 7301: the server picks from the client's list in our order). */
+const ALPN = ['h2', 'http/1.1'];
+const ALPN_H1_ONLY = ['http/1.1'];
 
 function drop(ctx: ProxyContext, conn: ConnInfo, reason: ConnectionRefusalCode | 'bad_request'): void {
   conn.socket.destroy();
@@ -37,6 +39,7 @@ export async function intercept(
   conn: ConnInfo,
   initial: Buffer,
   inner: InnerServer,
+  h2?: H2Server,
 ): Promise<void> {
   const { socket } = conn;
   const target = conn.target!;
@@ -75,7 +78,8 @@ export async function intercept(
   if (socket.destroyed) return;
 
   // `highWaterMark` is passed to the underlying net.Socket (Node 20 reads it; @types/node omits it): see STREAM_HWM.
-  const tlsOptions = { isServer: true, secureContext, ALPNProtocols: ALPN, highWaterMark: STREAM_HWM };
+  const alpn = h2 === undefined ? ALPN_H1_ONLY : ALPN;
+  const tlsOptions = { isServer: true, secureContext, ALPNProtocols: alpn, highWaterMark: STREAM_HWM };
   const tls = new TLSSocket(socket, tlsOptions);
   ctx.tracker.layer(socket, tls);
   const remaining = Math.max(0, deadline - Date.now());
@@ -98,7 +102,8 @@ export async function intercept(
     clearTimeout(timer);
     socket.off('end', gone);
     tls.off('end', gone);
-    inner.accept(tls, conn);
+    if (h2 !== undefined && tls.alpnProtocol === 'h2') h2.accept(tls, conn);
+    else inner.accept(tls, conn);
   });
   tls.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);

@@ -10,6 +10,7 @@
 import { Agent, type AgentOptions, type ClientRequestArgs } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { HostPort } from '../net/host-port.js';
 import { connectViaProxy } from './connect-via-proxy.js';
 import type { DestinationGuard } from './destination-guard.js';
@@ -59,6 +60,16 @@ export interface UpstreamPool {
   route(target: HostPort, scheme: UpstreamScheme): UpstreamRoute;
   /** The keep-alive agent for the target's route; use with `http.request({ agent, host, port, setHost: false })`. */
   agentFor(target: HostPort, scheme: UpstreamScheme): { agent: Agent; viaUpstreamProxy: boolean };
+  /**
+   * A fresh verified TLS connection to an `https` target on its route, offering `alpn` (HTTP/2 negotiation,
+   * upstream/h2-sessions.ts). The caller owns the socket: it starts an HTTP/2 session or {@link adopt}s it.
+   */
+  dialTls(
+    target: HostPort,
+    alpn: readonly string[],
+  ): Promise<{ socket: TLSSocket; viaUpstreamProxy: boolean }>;
+  /** Hand an HTTP/1.1 socket from {@link dialTls} to the target's agent: its next new connection is this one. */
+  adopt(target: HostPort, socket: TLSSocket): void;
   /** A one-off raw connection (passthrough tunnels use scheme `https`, the default). */
   dialRaw(target: HostPort, scheme?: UpstreamScheme): Promise<RawConnection>;
   /** The destination guard: any other direct dialler (HTTP/2, WebSocket) passes it to `dialTls`/`dialTcp`. */
@@ -104,6 +115,15 @@ interface RouteEntry {
   readonly route: UpstreamRoute;
   readonly proxy: ParsedProxyUrl | undefined;
   agent: RouteAgent | undefined;
+  /** Connected sockets handed over by {@link UpstreamPool.adopt}, used before dialling a new one. */
+  readonly spare: TLSSocket[];
+}
+
+/** A still-open adopted socket, if any. */
+function takeSpare(entry: RouteEntry): TLSSocket | undefined {
+  let socket = entry.spare.pop();
+  while (socket?.destroyed) socket = entry.spare.pop();
+  return socket;
 }
 
 /** Build the pool. The trust store and TLS session cache are made once here and shared by every route. */
@@ -132,14 +152,19 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
         route: Object.freeze({ key, viaUpstreamProxy: proxy !== undefined }),
         proxy,
         agent: undefined,
+        spare: [],
       };
       entries.set(id, entry);
     }
     return entry;
   };
 
-  const connectTls = async (target: HostPort, proxy: ParsedProxyUrl | undefined): Promise<Duplex> => {
-    const base = { trust, sessions, connectTimeoutMs: opts.connectTimeoutMs };
+  const connectTls = async (
+    target: HostPort,
+    proxy: ParsedProxyUrl | undefined,
+    alpn?: readonly string[],
+  ): Promise<TLSSocket> => {
+    const base = { trust, sessions, connectTimeoutMs: opts.connectTimeoutMs, ...(alpn ? { alpn } : {}) };
     if (proxy === undefined) return dialTls(target, { ...base, guard: opts.guard });
     const started = performance.now();
     const tunnel = await connectViaProxy(proxy, target, {
@@ -163,15 +188,28 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
       if (entry.agent === undefined) {
         const connect: Connect =
           scheme === 'https'
-            ? () => connectTls(target, entry.proxy)
+            ? async () => takeSpare(entry) ?? connectTls(target, entry.proxy)
             : async () => (await rawDial(target, entry.proxy)).socket;
         entry.agent = new RouteAgent(connect, agentOptions);
       }
       return { agent: entry.agent, viaUpstreamProxy: entry.route.viaUpstreamProxy };
     },
+    async dialTls(target, alpn) {
+      const entry = entryFor(target, 'https');
+      const socket = await connectTls(target, entry.proxy, alpn);
+      return { socket, viaUpstreamProxy: entry.route.viaUpstreamProxy };
+    },
+    adopt(target, socket) {
+      const spare = entryFor(target, 'https').spare;
+      spare.push(socket);
+      socket.once('close', () => spare.splice(spare.indexOf(socket) >>> 0, 1));
+    },
     dialRaw: (target, scheme = 'https') => rawDial(target, entryFor(target, scheme).proxy),
     close() {
-      for (const entry of entries.values()) entry.agent?.destroy();
+      for (const entry of entries.values()) {
+        entry.agent?.destroy();
+        for (const socket of entry.spare.splice(0)) socket.destroy();
+      }
       entries.clear();
     },
     sockets() {

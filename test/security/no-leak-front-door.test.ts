@@ -130,17 +130,18 @@ describe('nothing secret in logs, audit events or responses: the front door', ()
     await expect(distrust.secure).rejects.toThrow();
     distrust.tls.destroy();
     distrust.raw.destroy();
-    // A client offering only h2: the proxy's side of the handshake fails (logged at debug as a client TLS error).
-    const h2 = await connectThrough(proxy.port, svc);
-    const h2tls = tlsConnect({
-      socket: h2.socket,
+    // A client offering only a protocol the proxy does not speak (it offers h2 and http/1.1): the proxy's side of
+    // the handshake fails (logged as a client TLS error).
+    const spdy = await connectThrough(proxy.port, svc);
+    const spdyTls = tlsConnect({
+      socket: spdy.socket,
       servername: 'api.upstream.test',
-      ALPNProtocols: ['h2'],
+      ALPNProtocols: ['spdy/3.1'],
       ca: proxy.proxy.caCertPem,
     });
     await new Promise((resolve) => {
-      h2tls.once('error', resolve);
-      h2tls.once('close', resolve);
+      spdyTls.once('error', resolve);
+      spdyTls.once('close', resolve);
     });
 
     // A passthrough tunnel carrying the client's credentials end to end.
