@@ -1,12 +1,13 @@
 /**
- * POST one batch to an audit receiver over node:https with the upstream trust store (default roots plus
- * `upstream_ca_file`, `upstream/dial.ts`) and verification always on — or over node:http, which the config only
+ * POST one batch to an audit receiver over TLS from the upstream leg's verified dialer and trust store (default
+ * roots plus `upstream_ca_file`, `upstream/dial.ts`) and verification always on — or over node:http, which the config only
  * allows to a loopback host (`config/audit-fields.ts`). One keep-alive socket per sink: batches go one at a time,
  * so their order is kept.
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { type ClientRequestArgs, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type HostPort, parseHostPort } from '../net/host-port.js';
+import { createUpstreamTrust, dialTls, type UpstreamTrust } from '../upstream/dial.js';
 
 /** What the receiver answered. */
 export interface PostResult {
@@ -35,36 +36,66 @@ function retryAfter(value: string | undefined, now: number): number | undefined 
 }
 
 /**
- * The upstream leg's rule (`upstream/dial.ts`): Node's roots plus `extraCa`; with none, Node's default store as is,
- * which keeps `NODE_EXTRA_CA_CERTS` in effect. Built here rather than imported so the audit sinks stay
- * self-contained.
+ * An agent whose TLS sockets come from the upstream leg's verified dialer (`upstream/dial.ts`: default roots plus
+ * `upstream_ca_file`, verification always on, so `NODE_TLS_REJECT_UNAUTHORIZED=0` changes nothing). Keeping
+ * the one client TLS connect in src/ there is an invariant of its own (test/security/upstream-tls.test.ts).
+ * The receiver is not an upstream a workload chose: like the upstream proxy hop it is exempt from the destination
+ * guard (the operator configured it).
  */
-function trustStore(extraCa: readonly string[]) {
-  return extraCa.length === 0
-    ? createSecureContext()
-    : createSecureContext({ ca: [...rootCertificates, ...extraCa] });
+class VerifiedTlsAgent extends HttpAgent {
+  readonly #target: HostPort;
+  readonly #trust: UpstreamTrust;
+
+  constructor(target: HostPort, trust: UpstreamTrust) {
+    super({ keepAlive: true, maxSockets: 1 });
+    this.#target = target;
+    this.#trust = trust;
+  }
+
+  // Node's Agent accepts a callback from createConnection when the socket is made asynchronously.
+  override createConnection(
+    _options: ClientRequestArgs,
+    done?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | undefined {
+    dialTls(this.#target, { guard: null, trust: this.#trust, connectTimeoutMs: CONNECT_TIMEOUT_MS }).then(
+      (socket) => done?.(null, socket),
+      // Node's agent reads only the error when one is given (_http_agent.js oncreate); @types/node wants a stream.
+      // The dialer's own error (its OpenSSL code) is what the sink logs, not the proxy's 502 wrapping of it.
+      (err: Error) => done?.(err.cause instanceof Error ? err.cause : err, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
 }
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Create a poster for `url`; `extraCa` as for the upstream leg (PEM strings). */
 export function createPoster(url: URL, extraCa: readonly string[]): Poster {
   const https = url.protocol === 'https:';
-  const agent = https
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
-    : new HttpAgent({ keepAlive: true, maxSockets: 1 });
-  const tls = https
-    ? // Explicit `rejectUnauthorized`: NODE_TLS_REJECT_UNAUTHORIZED=0 must not switch verification off here.
-      { secureContext: trustStore(extraCa), rejectUnauthorized: true }
-    : {};
-  const send = https ? httpsRequest : httpRequest;
+  const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
+  let agent: HttpAgent;
+  if (https) {
+    const target = parseHostPort(`${url.hostname}:${port}`);
+    if (!target.ok) throw new TypeError(`audit receiver host: ${target.reason}`);
+    agent = new VerifiedTlsAgent(target.value, createUpstreamTrust(extraCa));
+  } else {
+    agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  }
+  const requestOptions = {
+    // node:http takes the bracketed form apart itself only from a URL; as options the bare address is wanted.
+    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port,
+    path: `${url.pathname}${url.search}`,
+    method: 'POST',
+    agent,
+  };
   let current: { destroy(err: Error): void } | undefined;
 
   return {
     post: (body, headers, timeoutMs) =>
       new Promise<PostResult>((resolve, reject) => {
-        const req = send(url, {
-          method: 'POST',
-          agent,
-          ...tls,
+        const req = httpRequest({
+          ...requestOptions,
           headers: { ...headers, 'content-length': String(body.length) },
           timeout: timeoutMs,
         });
