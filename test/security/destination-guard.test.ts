@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { basicAuth, connectThrough, connectTo, readAll, startTestProxy } from '../helpers/proxy.js';
-import { httpsRequestThrough } from '../helpers/tls-client.js';
+import { httpsRequestThrough, tlsThrough } from '../helpers/tls-client.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { closeKept, keep } from '../integration/intercept/intercept-helpers.js';
 
@@ -223,6 +223,40 @@ describe('destination guard: intercepted requests (refused on the request)', () 
     const res = await httpsRequestThrough(px.port, target, { path: '/x' }, { ca: px.proxy.caCertPem });
     expect(res.status).toBe(200);
     expect(calls).toEqual(['api.upstream.test']);
+  });
+});
+
+describe('destination guard: WebSocket upgrades', () => {
+  it('an upgrade to a service name resolving to link-local gets 403 destination_not_allowed, nothing dialled', async () => {
+    const up = keep(await startUpstream());
+    const { lookup, calls } = stubResolver(['169.254.169.254']);
+    const target = `api.upstream.test:${up.port}`;
+    const px = keep(
+      await startTestProxy({
+        services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'K' } }],
+        secrets: { K: 'guard-secret' },
+        lookup,
+      }),
+    );
+    const tls = await tlsThrough(px.port, target, { ca: px.proxy.caCertPem });
+    const answer = new Promise<string>((resolve) => {
+      let got = '';
+      tls.on('data', (c: Buffer) => {
+        got += c.toString();
+        if (got.includes('\r\n\r\n')) resolve(got);
+      });
+      tls.on('close', () => resolve(got));
+    });
+    tls.write(
+      `GET /ws HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const head = await answer;
+    expect(head).toMatch(/^HTTP\/1\.1 403 /);
+    expect(head.toLowerCase()).toContain('x-clef-proxy-error: destination_not_allowed');
+    expect(calls).toEqual(['api.upstream.test']);
+    expect(up.connections).toBe(0);
+    tls.destroy();
   });
 });
 
