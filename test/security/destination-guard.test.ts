@@ -9,6 +9,8 @@ import { createServer, type LookupFunction, type Server } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
+import { h2Get, h2Through } from '../helpers/h2-client.js';
+import { startH2Upstream } from '../helpers/h2-upstream.js';
 import { basicAuth, connectThrough, connectTo, readAll, startTestProxy } from '../helpers/proxy.js';
 import { httpsRequestThrough, tlsThrough } from '../helpers/tls-client.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -223,6 +225,32 @@ describe('destination guard: intercepted requests (refused on the request)', () 
     const res = await httpsRequestThrough(px.port, target, { path: '/x' }, { ca: px.proxy.caCertPem });
     expect(res.status).toBe(200);
     expect(calls).toEqual(['api.upstream.test']);
+  });
+});
+
+describe('destination guard: HTTP/2', () => {
+  it('an h2 stream to a service name resolving to a private address gets 403; the h2 upstream sees no session', async () => {
+    const up = keep(await startH2Upstream());
+    const { lookup, calls } = stubResolver(['127.0.0.1']);
+    const target = `api.upstream.test:${up.port}`;
+    const px = keep(
+      await startTestProxy({
+        services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'K' } }],
+        secrets: { K: 'guard-secret' },
+        lookup,
+        egress: NO_PRIVATE,
+      }),
+    );
+    const session = await h2Through(px.port, target, px.proxy.caCertPem);
+    try {
+      const reply = await h2Get(session, '/x');
+      expect(reply.status).toBe(403);
+      expect(JSON.parse(reply.body.toString())).toMatchObject({ error: 'destination_not_allowed' });
+    } finally {
+      session.close();
+    }
+    expect(calls).toEqual(['api.upstream.test']);
+    expect(up.sessions).toHaveLength(0);
   });
 });
 
