@@ -5,9 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import { createAgentSource } from '../agent/agent-source.js';
 import { type AuditErrorSource, createAuditSink } from '../audit/create-sink.js';
+import { createSwappableSink } from '../audit/swappable-sink.js';
 import type { Env } from '../config/env.js';
 import { loadConfigFile } from '../config/load.js';
-import { resolveServe } from '../config/resolve.js';
+import { resolveServe, type ServeSettings } from '../config/resolve.js';
 import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
 import { closeAuditBy, LOCAL_GRACE_MS, until } from '../lifecycle/close-audit.js';
 import { guardProcess, onSignals } from '../lifecycle/signals.js';
@@ -16,6 +17,7 @@ import { AdminListenError, startProxy } from '../proxy.js';
 import { resolveCaDir } from '../tls/ca-dir.js';
 import { loadCa, loadOrCreateCa } from '../tls/ca-store.js';
 import type { CliIo } from './io.js';
+import { reloadConfig } from './reload.js';
 
 /** At most one 'audit write failed' line per this interval. */
 const AUDIT_ERROR_INTERVAL_MS = 10_000;
@@ -63,17 +65,20 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
   // line per interval, each with that sink's running count of dropped events (docs/audit.md) — the operator sees
   // the loss without a flood, and one failing sink never hides another's.
   const lastAuditError = new Map<string, number>();
-  const audit = createAuditSink(settings.audit, {
-    extraCa: upstreamCa,
-    onError: (err: Error, from?: AuditErrorSource) => {
-      const name = from?.sink ?? config.audit[0]?.sink ?? 'audit';
-      const now = Date.now();
-      if (now - (lastAuditError.get(name) ?? 0) < AUDIT_ERROR_INTERVAL_MS) return;
-      lastAuditError.set(name, now);
-      const dropped = from?.dropped ?? audit.stats().dropped;
-      logger.error({ sink: name, err: err.message, dropped_events: dropped }, 'audit write failed');
-    },
-  });
+  const makeAudit = (sinks: ServeSettings['audit']) =>
+    createAuditSink(sinks, {
+      extraCa: upstreamCa,
+      onError: (err: Error, from?: AuditErrorSource) => {
+        const name = from?.sink ?? sinks[0]?.sink ?? 'audit';
+        const now = Date.now();
+        if (now - (lastAuditError.get(name) ?? 0) < AUDIT_ERROR_INTERVAL_MS) return;
+        lastAuditError.set(name, now);
+        const dropped = from?.dropped ?? audit.stats().dropped;
+        logger.error({ sink: name, err: err.message, dropped_events: dropped }, 'audit write failed');
+      },
+    });
+  // A SIGHUP with a changed `audit` section swaps the sinks behind this switch (cli/reload.ts).
+  const audit = createSwappableSink(makeAudit(settings.audit), config.audit[0]?.sink ?? 'audit');
   const unguard = guardProcess(logger);
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   try {
@@ -126,6 +131,18 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
   logger.child({}, { level: 'info' }).info(listening, 'listening');
 
   const auditName = config.audit[0]?.sink ?? 'audit';
+  // Reloads run one after another: a second SIGHUP during a reload applies the file as it is then.
+  let running = config;
+  let reloads = Promise.resolve();
+  const reloadTarget = {
+    configPath: args.configPath,
+    env,
+    flags: { lambdaLoopbackOnly: args.lambdaLoopbackOnly },
+    logger,
+    proxy,
+    audit,
+    makeAudit,
+  };
   return new Promise<ExitCodeValue>((resolve) => {
     let finished = false;
     // SPEC §8 plus docs/audit.md: the drain, the audit flush included, ends by drain_timeout_ms after the signal;
@@ -159,7 +176,12 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
         void until(proxy.close(), Date.now() + LOCAL_GRACE_MS).then(() => finish(Date.now()));
       },
       reload: () => {
-        logger.info('SIGHUP: reloading CA and services');
+        logger.info('SIGHUP: reloading the config file, CA and services');
+        reloads = reloads
+          .then(() => reloadConfig(reloadTarget, running))
+          .then((next) => {
+            running = next;
+          });
         loadCa(caDir)
           .then((next) => proxy.reloadCa(next))
           .then(() => logger.info('CA reloaded'))

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { type FixtureAgent, startFixtureAgent } from './fixture-agent.js';
 import { WORKLOAD_TOKEN } from './proxy.js';
 import { type ServeProcess, spawnServe } from './serve.js';
-import { fixturePath, startUpstream, type TestUpstream, type UpstreamHandler } from './upstream.js';
+import {
+  fixturePath,
+  startUpstream,
+  TEST_ALLOW_PRIVATE,
+  type TestUpstream,
+  type UpstreamHandler,
+} from './upstream.js';
 
 export const STACK_AGENT_TOKEN = 'e2e-fleet-agent-token';
 
@@ -54,6 +60,8 @@ export async function startServeStack(opts: ServeStackOptions = {}): Promise<Ser
     listen: '127.0.0.1:0',
     agent: { url: agent.url, services_refresh_ms: 60_000, ...opts.agent },
     upstream_ca_file: fixturePath('ca.crt'),
+    // The upstream is on loopback, which the destination guard refuses unless allowed.
+    egress: { allow_private: [...TEST_ALLOW_PRIVATE] },
     ...opts.config,
   };
   const writeConfig = (c: unknown) => writeFile(configPath, JSON.stringify(c));
