@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StaticSource } from '../../../src/agent/static-source.js';
 import { createStaticSource } from '../../../src/agent/static-source.js';
 import type { DenyEvent, RequestEvent, TunnelEvent } from '../../../src/audit/events.js';
-import { basicAuth, connectThrough, startTestProxy, type TestProxy } from '../../helpers/proxy.js';
+import { basicAuth, connectThrough, connectTo, startTestProxy, type TestProxy } from '../../helpers/proxy.js';
 import { httpsRequestThrough } from '../../helpers/tls-client.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 
@@ -239,6 +239,21 @@ describe('raw sockets', () => {
     const events = (await px.waitForEvents(n + 2)).slice(n) as Array<TunnelEvent | DenyEvent>;
     const byKind = Object.fromEntries(events.map((e) => [e.event, e.identity]));
     expect(byKind).toEqual({ tunnel: 'agent-7', deny: 'ci-bot' });
+  });
+
+  it('a forwarded http:// request carries the identity of its own Proxy-Authorization', async () => {
+    const socket = await connectTo(px.port);
+    const head = (path: string, auth: string) =>
+      `GET http://other.upstream.test:${up.port}${path} HTTP/1.1\r\nHost: other.upstream.test:${up.port}\r\n` +
+      `Proxy-Authorization: ${auth}\r\n\r\n`;
+    socket.write(head('/plain-1', basicAuth(TOKENS['agent-7'], 'agent-7')));
+    expect((await eventFor('/plain-1')).identity).toBe('agent-7');
+    socket.destroy();
+    const other = await connectTo(px.port);
+    other.write(head('/plain-2', basicAuth('wrong', 'agent-7')));
+    const denied = await eventFor('/plain-2');
+    expect([denied.identity, denied.reason, denied.status]).toEqual([null, 'proxy_auth_required', 407]);
+    other.destroy();
   });
 
   it('identities are per connection: every request in one tunnel runs as its CONNECT identity', async () => {
