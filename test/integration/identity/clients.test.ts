@@ -111,7 +111,7 @@ describe.skipIf(curlMissing)('curl -x http://identity:token@…', () => {
 
   it('the listed identity gets its credential; the audit event names it', async () => {
     const out = await curl('ci-bot', TOKENS['ci-bot'], '/ci/build');
-    expect(out.stdout).toMatch(/^HTTP\/1\.1 200 /);
+    expect(out.stdout).toMatch(/^HTTP\/(1\.1|2) 200 /);
     const seen = up.received.find((r) => r.url === '/ci/build');
     expect(seen?.headers.authorization).toBe('Bearer ci-secret');
     expect(seen?.headers['proxy-authorization']).toBeUndefined();
@@ -123,7 +123,7 @@ describe.skipIf(curlMissing)('curl -x http://identity:token@…', () => {
     const before = up.received.length;
     const out = await curl('agent-7', TOKENS['agent-7'], '/ci/deploy');
     const [head, body] = out.stdout.split('\r\n\r\n');
-    expect(head).toMatch(/^HTTP\/1\.1 403 /);
+    expect(head).toMatch(/^HTTP\/(1\.1|2) 403 /);
     expect(head).toMatch(/\r\nX-Clef-Proxy-Error: identity_not_allowed(\r\n|$)/i);
     expect(JSON.parse(body!)).toMatchObject({ error: 'identity_not_allowed' });
     expect(up.received.length).toBe(before);

@@ -190,7 +190,10 @@ describe('describeCredential', () => {
       { type: 'basic', header: 'Authorization', secrets: ['U', 'P'] },
     ],
   ])('%j', (auth, expected) => {
-    expect(describeCredential(auth as never)).toMatchObject(expected);
+    // Through the services schema, as the proxy holds it (normalised field names).
+    const svc = parseServiceList([{ name: 's', hosts: ['a.test'], auth: auth as never }], 'r');
+    if (!svc.ok) throw new Error(svc.issues.join());
+    expect(describeCredential(svc.index.services[0]!.auth)).toMatchObject(expected);
   });
 });
 
