@@ -1,6 +1,6 @@
 /**
  * `clef-proxy serve` (SPEC §1, §8): the startup checks in their locked order — config (2) → tokens (4) → CA (5) →
- * agent (3) → bind (6) — then the `listening` line, signals, and a drain that ends in exit 0.
+ * agent (3) → bind (6) — then signals, the `listening` line, and a drain that ends in exit 0.
  */
 import { readFile } from 'node:fs/promises';
 import { createAgentSource } from '../agent/agent-source.js';
@@ -128,7 +128,6 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
     port: proxy.port,
     ...(proxy.adminPort === undefined ? {} : { admin_port: proxy.adminPort }),
   };
-  logger.child({}, { level: 'info' }).info(listening, 'listening');
 
   const auditName = config.audit[0]?.sink ?? 'audit';
   // Reloads run one after another: a second SIGHUP during a reload applies the file as it is then.
@@ -193,5 +192,8 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
           .catch((err: unknown) => logger.warn({ err: String(err) }, 'services refresh failed'));
       },
     });
+    // After the signal handlers: a supervisor may send SIGTERM the moment it reads this line, and a signal that
+    // arrives before them meets the default action (killed, not drained, no exit 0).
+    logger.child({}, { level: 'info' }).info(listening, 'listening');
   });
 }

@@ -87,9 +87,9 @@ describe('the listening line at every log level', () => {
     });
     const exited = once(child, 'exit');
     await untilAccepting(port);
-    // serve installs its signal handlers right after writing the line, and the port accepts a moment before
-    // that: a SIGTERM sent in between (a long moment on a loaded machine) would meet the default action. A line
-    // that never comes fails the test by its timeout.
+    // The port accepts a moment before serve installs its signal handlers, and a SIGTERM sent in between (a long
+    // moment on a loaded machine) would meet the default action; serve writes the line after installing them. A
+    // line that never comes fails the test by its timeout.
     while (!stderr.includes('"msg":"listening"')) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGTERM');
     expect((await exited)[0]).toBe(0);
