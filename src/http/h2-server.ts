@@ -112,12 +112,12 @@ function guard(
       heads.seen(stream.id ?? 0);
       open++;
       clearTimeout(idle);
-      // A stream reset by the client before its response was done: counted, so a rapid-reset flood closes the session.
-      stream.once('aborted', () => {
-        if (resets.hit()) calm('rapid reset');
-      });
       stream.on('error', () => {});
       stream.once('close', () => {
+        // A stream reset before its response head went out: counted, so a rapid-reset flood closes the session.
+        if (stream.rstCode !== constants.NGHTTP2_NO_ERROR && !stream.headersSent && resets.hit()) {
+          calm('rapid reset');
+        }
         if (--open === 0 && !session.closed) armIdle();
       });
       // Draining (SPEC §8): finish the streams already open, refuse new ones with GOAWAY.
