@@ -55,6 +55,17 @@ function hasConnectionHeaders(fields: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * RFC 9113 §6.5.2 header list size: every field's name and value octets plus 32. nghttp2 applies the advertised
+ * `SETTINGS_MAX_HEADER_LIST_SIZE` only once the client has acknowledged it, so a header block sent before that ACK
+ * would otherwise pass unbounded; checked here against `max_header_bytes` for every stream.
+ */
+function headerListSize(raw: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < raw.length; i += 2) size += raw[i]!.length + raw[i + 1]!.length + 32;
+  return size;
+}
+
 async function pipeline(
   ctx: ProxyContext,
   stream: ServerHttp2Stream,
@@ -69,9 +80,12 @@ async function pipeline(
   const rawHeaders = asHttp1Headers(raw, rawHeader(raw, ':authority'));
   const clefService = rawHeader(rawHeaders, 'x-clef-service');
   const malformed = method === 'CONNECT' || hasConnectionHeaders(rawHeaders);
-  const prepared: PreparedRequest = malformed
-    ? { ok: false, code: 'bad_request', auditPath: '', service: null, identity: conn.identity }
-    : await prepareRequest(ctx, conn, target, { rawUrl, rawHeaders, clefService });
+  const tooLarge = headerListSize(raw) > ctx.limits.maxHeaderBytes;
+  const prepared: PreparedRequest = tooLarge
+    ? { ok: false, code: 'headers_too_large', auditPath: '', service: null, identity: conn.identity }
+    : malformed
+      ? { ok: false, code: 'bad_request', auditPath: '', service: null, identity: conn.identity }
+      : await prepareRequest(ctx, conn, target, { rawUrl, rawHeaders, clefService });
   const refused = (reason: AuditReason, status: number | null) =>
     ctx.audit.write(
       deniedRequestEvent(conn, target, requestIdentity(requestId, method, prepared), reason, status, start),

@@ -103,6 +103,27 @@ describe('HTTP/2 limits against hand-made frames', () => {
     expect(up.received.length).toBe(0);
   });
 
+  it('a header list over max_header_bytes is refused with 431 and never reaches the upstream', async () => {
+    const { up, px, target, ca } = await setup({ limits: { maxHeaderBytes: 4096 } });
+    const session = await h2Through(px.port, target, ca);
+    keep({ close: async () => void session.destroy() });
+    // Sent at once, before the client has acknowledged the proxy's SETTINGS_MAX_HEADER_LIST_SIZE.
+    const early = await h2Request(session, { ':method': 'GET', ':path': '/big', 'x-big': 'b'.repeat(8192) });
+    // And again once the settings are in force on both sides.
+    await expect.poll(() => session.remoteSettings.maxHeaderListSize, { timeout: 10_000 }).toBe(4096);
+    const late = await h2Request(session, { ':method': 'GET', ':path': '/big2', 'x-big': 'b'.repeat(8192) });
+    for (const big of [early, late]) {
+      // 431 headers_too_large, or the stream reset by node:http2 itself: never a forwarded 200.
+      if (big.status !== 0) expect(big.status).toBe(431);
+      else expect(big.rstCode).not.toBe(0);
+    }
+    expect(early.status).toBe(431);
+    expect(up.received.length).toBe(0);
+    // The session is not poisoned: a normal request still goes through.
+    expect((await h2Get(session, '/ok')).status).toBe(200);
+    expect(up.received.length).toBe(1);
+  });
+
   it('extended CONNECT (:protocol websocket) is refused per stream; the session still serves a GET', async () => {
     const { up, px, target, ca } = await setup();
     const session = await h2Through(px.port, target, ca);
