@@ -73,6 +73,11 @@ export interface StartProxyOptions {
   readonly egress?: { readonly allowPrivate?: readonly string[] };
   /** The admin listener (`/healthz`, `/readyz`, `/metrics`); none when absent. Loopback only. */
   readonly admin?: { readonly listen: string | ListenAddress };
+  /**
+   * A node:cluster worker (config `workers`): listen non-exclusively to share the primary's socket, and prefix
+   * connection ids (`w2c7`) so audit lines from several workers stay distinct (docs/audit.md).
+   */
+  readonly worker?: { readonly connIdPrefix: string };
 }
 
 export { AdminListenError } from './admin/server.js';
@@ -167,7 +172,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     passthrough,
     workloadToken: options.workloadToken === null ? null : prepareToken(options.workloadToken),
     tracker: createConnTracker(),
-    nextConnId: () => `c${++connSeq}`,
+    nextConnId: () => `${options.worker?.connIdPrefix ?? ''}c${++connSeq}`,
   };
   // Every generation ever built: the old ones still serve the connections accepted under them.
   const generations: Generation[] = [generation(first, poolKey, options.upstreamProxy)];
@@ -179,6 +184,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     (socket) => {
       void handleConnection(current, socket);
     },
+    options.worker !== undefined,
   );
   const ready = () => readiness(ctx.source, ctx.tracker.draining);
   let admin: AdminServer | undefined;

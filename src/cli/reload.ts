@@ -34,6 +34,7 @@ const RESTART_ONLY: ReadonlyArray<readonly [string, (c: ProxyConfig) => unknown]
   ['agent', (c) => c.agent],
   ['upstream_ca_file', (c) => c.upstreamCaFile],
   ['drain_timeout_ms', (c) => c.drainTimeoutMs],
+  ['workers', (c) => c.workers],
   ['limits.leaf_cache_size', (c) => c.limits.leafCacheSize],
   ['egress', (c) => c.egress],
 ];
@@ -103,6 +104,7 @@ export async function reloadConfig(target: ReloadTarget, running: ProxyConfig): 
     agent: running.agent,
     upstreamCaFile: running.upstreamCaFile,
     drainTimeoutMs: running.drainTimeoutMs,
+    workers: running.workers,
     egress: running.egress,
     limits: { ...next.limits, leafCacheSize: running.limits.leafCacheSize },
   };

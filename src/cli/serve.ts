@@ -2,10 +2,13 @@
  * `clef-proxy serve` (SPEC §1, §8): the startup checks in their locked order — config (2) → tokens (4) → CA (5) →
  * agent (3) → bind (6) — then signals, the `listening` line, and a drain that ends in exit 0.
  */
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { createAgentSource } from '../agent/agent-source.js';
 import { type AuditErrorSource, createAuditSink } from '../audit/create-sink.js';
 import { createSwappableSink } from '../audit/swappable-sink.js';
+import { runPrimary } from '../cluster/primary.js';
+import { runWorker } from '../cluster/worker.js';
 import type { Env } from '../config/env.js';
 import { loadConfigFile } from '../config/load.js';
 import { resolveServe, type ServeSettings } from '../config/resolve.js';
@@ -13,7 +16,7 @@ import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
 import { closeAuditBy, LOCAL_GRACE_MS, until } from '../lifecycle/close-audit.js';
 import { guardProcess, onSignals } from '../lifecycle/signals.js';
 import { createLogger } from '../log/logger.js';
-import { AdminListenError, startProxy } from '../proxy.js';
+import { AdminListenError, type RunningProxy, startProxy } from '../proxy.js';
 import { resolveCaDir } from '../tls/ca-dir.js';
 import { loadCa, loadOrCreateCa } from '../tls/ca-store.js';
 import type { CliIo } from './io.js';
@@ -45,7 +48,16 @@ async function readUpstreamCa(path: string | undefined): Promise<string[]> {
 export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<ExitCodeValue> {
   const config = await loadConfigFile(args.configPath);
   const upstreamCa = await readUpstreamCa(config.upstreamCaFile);
+  // A node:cluster worker (config `workers` > 1) re-runs this command; the primary has done the checks below.
+  if (cluster.isWorker) return runWorker({ ...args, config, upstreamCa }, env);
   const settings = resolveServe(config, env, { lambdaLoopbackOnly: args.lambdaLoopbackOnly });
+  if (settings.workers > 1 && config.admin) {
+    throw new StartupError(
+      ExitCode.InvalidConfig,
+      'invalid config',
+      'admin is not available with workers > 1 yet (README "Several cores")',
+    );
+  }
   const logger = createLogger(config.logLevel);
   for (const warning of settings.warnings) logger.warn(warning);
 
@@ -80,6 +92,36 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
   // A SIGHUP with a changed `audit` section swaps the sinks behind this switch (cli/reload.ts).
   const audit = createSwappableSink(makeAudit(settings.audit), config.audit[0]?.sink ?? 'audit');
   const unguard = guardProcess(logger);
+  if (settings.workers > 1) {
+    // Every worker polls the agent itself; the primary's source only proved the agent ready (exit 3 otherwise).
+    await source.close?.();
+    let running = config;
+    // The primary has no proxy of its own: a reload here swaps its sinks and log level; workers do the rest.
+    const noProxy = { reconfigure() {} } as unknown as RunningProxy;
+    const flags = { lambdaLoopbackOnly: args.lambdaLoopbackOnly };
+    const target = { configPath: args.configPath, env, flags, logger, proxy: noProxy, audit, makeAudit };
+    let current = ca;
+    return runPrimary({
+      workers: settings.workers,
+      listen: config.listen,
+      ca,
+      audit,
+      auditName: config.audit[0]?.sink ?? 'audit',
+      drainTimeoutMs: settings.drainTimeoutMs,
+      logger,
+      unguard,
+      reload: async () => {
+        running = await reloadConfig(target, running);
+        try {
+          current = await loadCa(caDir);
+          logger.info('CA reloaded');
+        } catch (err) {
+          logger.error({ err: String(err) }, 'CA reload failed; keeping the current CA');
+        }
+        return current;
+      },
+    });
+  }
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   try {
     proxy = await startProxy({

@@ -137,6 +137,7 @@ function toProxyConfig(w: WireConfig): ProxyConfig {
     upstreamProxy: w.upstream_proxy && { url: w.upstream_proxy.url, noProxy: w.upstream_proxy.no_proxy },
     upstreamCaFile: w.upstream_ca_file,
     drainTimeoutMs: w.drain_timeout_ms,
+    workers: w.workers,
     limits: {
       maxConnections: l.max_connections,
       maxHeaderBytes: l.max_header_bytes,

@@ -3,6 +3,8 @@
  * need the environment in SPEC §1 order: config (exit 2) before tokens (exit 4). Pure: no I/O, no process.env.
  * Error messages name variables, never their values.
  */
+
+import { availableParallelism } from 'node:os';
 import { ExitCode, StartupError } from '../exit-codes.js';
 import { decideLambdaWaiver, isLambda, LAMBDA_DRAIN_TIMEOUT_MS } from '../lifecycle/lambda.js';
 import { isLoopbackHost } from '../net/loopback.js';
@@ -26,6 +28,8 @@ export interface ServeSettings {
   /** The workload token, or null when workload auth is waived (Lambda loopback, SPEC §9). */
   readonly workloadToken: string | null;
   readonly drainTimeoutMs: number;
+  /** Worker processes: 1 = a single process, no cluster; "auto" = os.availableParallelism(); 1 under Lambda. */
+  readonly workers: number;
   readonly upstreamProxy: UpstreamProxySettings;
   /** The audit sinks with header templates expanded; each sink's `headers` is non-enumerable (never logged). */
   readonly audit: readonly AuditSettings[];
@@ -160,6 +164,7 @@ export function resolveServe(config: ProxyConfig, env: Env, flags: ServeFlags): 
     config,
     agentUrl: normalizeAgentUrl(rawAgentUrl),
     drainTimeoutMs: config.drainTimeoutMs ?? (lambda ? LAMBDA_DRAIN_TIMEOUT_MS : DEFAULT_DRAIN_TIMEOUT_MS),
+    workers: lambda ? 1 : config.workers === 'auto' ? availableParallelism() : config.workers,
     upstreamProxy,
     audit,
     lambda,

@@ -315,6 +315,11 @@ export const ConfigSchema = v.strictObject(
     ),
     upstream_ca_file: v.optional(nonEmptyString),
     drain_timeout_ms: v.optional(positiveInt),
+    // `workers` (issue 14): processes sharing the listener; "auto" = os.availableParallelism(). 1 = no cluster.
+    workers: v.optional(
+      v.union([positiveInt, v.literal('auto')], 'expected a positive integer or "auto"'),
+      1,
+    ),
     limits: v.optional(limitsSchema, {}),
     admin: v.optional(v.strictObject({ listen: parsed(parseAdminListen) }, objectMessage)),
     egress: v.optional(egressSchema, {}),

@@ -124,6 +124,8 @@ export interface ProxyConfig {
   readonly upstreamCaFile: string | undefined;
   /** undefined = default (10000, or 1500 under Lambda, SPEC §9). */
   readonly drainTimeoutMs: number | undefined;
+  /** Worker processes as written (`resolve.ts` turns "auto" into a count and forces 1 under Lambda). */
+  readonly workers: number | 'auto';
   readonly limits: Limits;
   readonly egress: EgressSettings;
   readonly logLevel: LogLevel;

@@ -16,12 +16,14 @@ export interface Listener {
 
 /**
  * Bind and resolve once listening; rejects with the bind error (the CLI maps it to exit 6). `current` gives the
- * context in force (it changes on a config reload), read once per accepted connection.
+ * context in force (it changes on a config reload), read once per accepted connection. `shared`: a cluster worker's
+ * listener, which must not be exclusive so that node:cluster hands every worker the primary's one socket.
  */
 export function listen(
   current: () => ProxyContext,
   at: ListenAddress,
   onConnection: (socket: Socket) => void,
+  shared = false,
 ): Promise<Listener> {
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
   server.on('connection', (socket: Socket) => {
@@ -52,7 +54,7 @@ export function listen(
   return new Promise<Listener>((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
-    server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
+    server.listen({ host: at.host, port: at.port, exclusive: !shared }, () => {
       server.off('error', onError);
       server.on('error', (err: Error) => current().logger.error({ err: err.message }, 'listener error'));
       const addr = server.address();

@@ -29,6 +29,12 @@ describe('parseConfig: each field, its bad values, the exact line', () => {
       ['admin.listen: must be a loopback address (127.0.0.0/8, ::1 or localhost)'],
     ],
     ['admin without listen', { ...L, admin: {} }, ['admin.listen: required']],
+    ['workers zero', { ...L, workers: 0 }, ['workers: expected a positive integer or "auto", got 0']],
+    [
+      'workers a word',
+      { ...L, workers: 'many' },
+      ['workers: expected a positive integer or "auto", got "many"'],
+    ],
     ['listen a number', { listen: 5 }, ['listen: expected a string, got 5']],
     ['listen without port', { listen: 'foo' }, ['listen: expected "host:port" or "[v6]:port", got "foo"']],
     [
@@ -263,6 +269,7 @@ describe('parseConfig: accepted configs', () => {
         upstreamProxy: undefined,
         upstreamCaFile: undefined,
         drainTimeoutMs: undefined,
+        workers: 1,
         limits: DEFAULT_LIMITS,
         egress: { allowPrivate: [] },
         logLevel: 'info',
