@@ -93,6 +93,39 @@ describe('HTTP/2 limits against hand-made frames', () => {
     expect(up.received.length).toBe(1);
   });
 
+  it('CONTINUATION flood: GOAWAY long before 1 MiB of header block, then the connection is closed', async () => {
+    const { up, px, target, ca } = await setup({
+      limits: { headerTimeoutMs: 1_000, idleTimeoutMs: 120_000 },
+    });
+    const { tls, frames, closed } = await rawSession(px.port, target, ca);
+    let gone = false;
+    void closed.then(() => {
+      gone = true;
+    });
+    const goaway = () => frames.some((f) => f.type === FrameType.GOAWAY);
+    await write(tls, frame(FrameType.HEADERS, 0, 1, headerBlock(getFields(target, '/cont'))));
+    let sent = 0;
+    // Endless CONTINUATION frames of distinct small fields, none END_HEADERS, until the proxy says GOAWAY.
+    for (let i = 0; !goaway() && !gone && sent < 16 * 1024 * 1024; i++) {
+      const fields: [string, string][] = [];
+      for (let j = 0; j < 16; j++) fields.push([`x-flood-${i}-${j}`, 'v'.repeat(48)]);
+      const f = frame(FrameType.CONTINUATION, 0, 1, headerBlock(fields));
+      await write(tls, f);
+      sent += f.length;
+      // Paced on the event loop the proxy shares, so its answer can arrive between frames.
+      await new Promise<void>((r) => setTimeout(r, 1));
+    }
+    expect(goaway()).toBe(true);
+    expect(sent).toBeLessThan(1024 * 1024);
+    // nghttp2 stops reading after its GOAWAY; the still-unfinished head then closes the connection at
+    // header_timeout_ms, audited like any stalled head.
+    await closed;
+    const events = await px.waitForEvents(1, 10_000);
+    expect(events).toContainEqual(expect.objectContaining({ event: 'deny', reason: 'header_timeout' }));
+    expect(up.received.length).toBe(0);
+    expect(await freshGetWorks(px.port, target, ca)).toBe(200);
+  });
+
   it('slowloris: HEADERS without END_HEADERS, then silence, is closed after header_timeout_ms and audited', async () => {
     const { up, px, target, ca } = await setup({ limits: { headerTimeoutMs: 300, idleTimeoutMs: 120_000 } });
     const { tls, closed } = await rawSession(px.port, target, ca);
