@@ -203,6 +203,14 @@ describe('exit 6 and 0', () => {
     expectFailure(await serveWith(cfg, TOKENS), 6, String(port));
   });
 
+  it('exit 6 from the primary with workers: 2 when the listen port is already bound', async () => {
+    const agent = await startFixtureAgent({ data: { services: [] }, token: AGENT_TOKEN });
+    agents.push(agent);
+    const port = await bindPort(true);
+    const cfg = await writeConfig({ listen: `127.0.0.1:${port}`, agent: { url: agent.url }, workers: 2 });
+    expectFailure(await serveWith(cfg, TOKENS), 6, String(port));
+  });
+
   it.each(['SIGTERM', 'SIGINT'] as const)('exit 0 after %s with nothing in flight', async (signal) => {
     const agent = await startFixtureAgent({ data: { services: [] }, token: AGENT_TOKEN });
     agents.push(agent);

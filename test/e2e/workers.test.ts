@@ -111,6 +111,24 @@ describe('serve with workers', () => {
     expect(await s.serve.exit).toEqual({ code: 0, signal: null });
   }, 120_000);
 
+  it('a second SIGTERM during the drain ends at once with exit 0', async () => {
+    // A slow upstream keeps a request in flight, so the drain is still running when the second signal comes.
+    const s = await startServeStack({
+      config: { workers: 2, drain_timeout_ms: 60_000 },
+      handler: () => {},
+    });
+    stacks.push(s);
+    const ca = await readFile(join(s.caDir, 'ca.crt'), 'utf8');
+    const inflight = get(s, ca, '/slow').catch(() => 0);
+    await until(() => s.up.received.length > 0);
+    s.serve.kill('SIGTERM');
+    await s.serve.waitForLog((r) => r.msg === 'draining', 20_000);
+    s.serve.kill('SIGTERM');
+    expect(await s.serve.exit).toEqual({ code: 0, signal: null });
+    expect(records(s.serve.stderrLines).some((r) => r.msg === 'stopping now')).toBe(true);
+    await inflight;
+  }, 120_000);
+
   it('workers: 1 stays a single process with plain connection ids', async () => {
     const s = await startServeStack({ config: { workers: 1 } });
     stacks.push(s);
