@@ -21,7 +21,7 @@ import {
 } from '../../helpers/h2-frames.js';
 import { startH2Upstream } from '../../helpers/h2-upstream.js';
 import { startTestProxy, type TestProxyOptions } from '../../helpers/proxy.js';
-import { closeKept, keep } from '../intercept/intercept-helpers.js';
+import { closeKept, finalEvents, keep } from '../intercept/intercept-helpers.js';
 
 afterEach(closeKept);
 
@@ -155,6 +155,10 @@ describe('HTTP/2 limits against hand-made frames', () => {
     // The session is not poisoned: a normal request still goes through.
     expect((await h2Get(session, '/ok')).status).toBe(200);
     expect(up.received.length).toBe(1);
+    const audited = await finalEvents(px);
+    expect(audited).toContainEqual(
+      expect.objectContaining({ decision: 'deny', reason: 'headers_too_large', status: 431 }),
+    );
   });
 
   it('extended CONNECT (:protocol websocket) is refused per stream; the session still serves a GET', async () => {
