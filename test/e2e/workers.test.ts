@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectThrough } from '../helpers/proxy.js';
 import { cliBuild, removeCliBuild, stopAllServes } from '../helpers/serve.js';
 import { type ServeStack, startServeStack, until } from '../helpers/serve-stack.js';
 import { httpsRequestThrough } from '../helpers/tls-client.js';
@@ -127,6 +128,38 @@ describe('serve with workers', () => {
     expect(await s.serve.exit).toEqual({ code: 0, signal: null });
     expect(records(s.serve.stderrLines).some((r) => r.msg === 'stopping now')).toBe(true);
     await inflight;
+  }, 120_000);
+
+  it('SIGHUP reaches every worker: a passthrough host added to the file is tunnelled by all of them', async () => {
+    const s = await startServeStack({ config: { workers: 2 } });
+    stacks.push(s);
+    const added = `127.0.0.1:${s.up.port}`;
+    const refused = await connectThrough(s.serve.port, added);
+    expect(refused.status).toBe(403);
+    refused.socket.destroy();
+    await s.writeConfig({ ...s.config, passthrough_hosts: [added] });
+    const from = s.serve.stderrLines.length;
+    s.serve.kill('SIGHUP');
+    // The primary and both workers each log the reload; workers carry their `worker` number.
+    await until(
+      () =>
+        records(s.serve.stderrLines.slice(from)).filter(
+          (r) => r.msg === 'config reloaded' && r.worker !== undefined,
+        ).length >= 2,
+    );
+    const conns: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const open = await connectThrough(s.serve.port, added);
+      expect(open.status).toBe(200);
+      open.socket.destroy();
+    }
+    await until(() => {
+      conns.splice(0);
+      for (const r of records(s.serve.stdoutLines))
+        if (r.event === 'tunnel') conns.push(/^(w\d+)c/.exec(String(r.conn_id))?.[1] ?? '');
+      return conns.length >= 6;
+    });
+    expect(new Set(conns).size).toBe(2);
   }, 120_000);
 
   it('workers: 1 stays a single process with plain connection ids', async () => {
