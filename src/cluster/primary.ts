@@ -38,9 +38,14 @@ export interface PrimaryOptions {
 /** Run the workers until a signal drains them. Rejects with a StartupError (exit 6) when they cannot bind. */
 export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
   const { logger } = o;
-  const live = new Map<number, { worker: Worker; bound: boolean }>();
+  // `reloads`: SIGHUPs seen when the worker was forked (or last told); a worker still starting cannot take a
+  // reload message yet, so it gets one once it reports listening if a SIGHUP came since.
+  const live = new Map<number, { worker: Worker; bound: boolean; reloads: number }>();
+  let reloads = 0;
   let ca = o.ca;
   let boundPort: number | undefined;
+  let bound = 0;
+  let announced = false;
   let stopping = false;
   let delay = BACKOFF_FIRST_MS;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -64,7 +69,7 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
       restartTimer = undefined;
       const worker = cluster.fork();
       const started = Date.now();
-      live.set(worker.id, { worker, bound: false });
+      live.set(worker.id, { worker, bound: false, reloads });
       const unreceive = receiveAuditEvents(worker, o.audit);
       const init = () => {
         // While another worker holds the shared socket, ask for the configured port (the same cluster handle);
@@ -87,10 +92,19 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
         }
         if (m.type !== 'clef-listening') return;
         const entry = live.get(worker.id);
-        if (entry) entry.bound = true;
-        if (boundPort !== undefined) return;
-        boundPort = m.port;
-        // SPEC §1: exactly one `listening` line, whatever log_level says (as in the single-process serve).
+        if (entry) {
+          entry.bound = true;
+          if (entry.reloads < reloads) {
+            entry.reloads = reloads;
+            send(worker, { type: 'clef-reload', certPem: ca.certPem, keyPem: ca.keyPem });
+          }
+        }
+        boundPort ??= m.port;
+        bound++;
+        if (announced || bound < o.workers) return;
+        announced = true;
+        // SPEC §1: exactly one `listening` line, whatever log_level says (as in the single-process serve) —
+        // once every worker is bound, so a supervisor that reads it gets the full capacity.
         logger
           .child({}, { level: 'info' })
           .info({ address: m.address, port: m.port, workers: o.workers }, 'listening');
@@ -102,7 +116,7 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
           if (live.size === 0) onAllExited?.();
           return;
         }
-        if (boundPort === undefined) {
+        if (!announced) {
           fail(
             new StartupError(
               ExitCode.Generic,
@@ -164,8 +178,12 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
         logger.info('SIGHUP: reloading the config file, CA and services');
         void o.reload().then((next) => {
           ca = next;
-          for (const { worker } of live.values())
-            send(worker, { type: 'clef-reload', certPem: ca.certPem, keyPem: ca.keyPem });
+          reloads++;
+          for (const entry of live.values()) {
+            if (!entry.bound) continue;
+            entry.reloads = reloads;
+            send(entry.worker, { type: 'clef-reload', certPem: ca.certPem, keyPem: ca.keyPem });
+          }
         });
       },
     });

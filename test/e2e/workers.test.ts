@@ -146,7 +146,9 @@ describe('serve with workers', () => {
         records(s.serve.stderrLines.slice(from)).filter(
           (r) => r.msg === 'config reloaded' && r.worker !== undefined,
         ).length >= 2,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${s.serve.stderrLines.slice(from).join('\n')}`);
+    });
     const conns: string[] = [];
     for (let i = 0; i < 6; i++) {
       const open = await connectThrough(s.serve.port, added);
