@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { parseBenchArgs, USAGE } from './lib/args.mjs';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
+import { runH2Streams } from './lib/h2-streams.mjs';
 import { findHey, runHey } from './lib/hey.mjs';
 import { runIdlePair } from './lib/idle.mjs';
 import { runLoad } from './lib/load.mjs';
@@ -50,6 +51,7 @@ const env = await setUp(
   opts.audit,
   opts.client !== 'undici' && findHey() !== undefined,
   has('ws-echo'),
+  has('h2-c32'),
 );
 results.meta.upstream = env.upstreamKind;
 log(`upstream: ${env.upstreamKind}, audit sink: ${opts.audit}`);
@@ -105,6 +107,12 @@ try {
       `ws-echo: 4 WebSockets echoing 64-byte messages, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s per path`,
     );
     results.websocket = await runWsEcho(env, { ...opts, proxyPort: proxy.port, log });
+  }
+  if (has('h2-c32')) {
+    log(
+      `h2-c32: 32 concurrent streams on one HTTP/2 connection, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s per path`,
+    );
+    results.h2 = await runH2Streams(env, { ...opts, proxyPort: proxy.port, log });
   }
   // Operational log lines the proxy wrote while under load, "listening" included: a per-request log would show here.
   results.proxy_log_lines = proxy.lines;

@@ -11,6 +11,7 @@ export const SCENARIO_NAMES = [
   'upload-1m-c4',
   'early-answer-c4',
   'ws-echo',
+  'h2-c32',
   'idle',
   'leaf',
   'profile',
@@ -24,7 +25,7 @@ export const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [o
   --scenario <name>     run only this scenario (repeatable, or comma-separated):
                         ${SCENARIO_NAMES.join(', ')}
                         (early-answer-c4 and profile only when named)
-  --rounds <n>          interleaved direct/proxy rounds per load scenario and ws-echo (default 3)
+  --rounds <n>          interleaved direct/proxy rounds per load scenario, ws-echo and h2-c32 (default 3)
   --duration <s>        measured seconds per round and path (default 5; warm-up is a fifth of it, ≥ 0.3 s)
   --idle-connections <n>  idle MITM'd connections to hold open (default 1000)
   --upstream <kind>     auto (default: nginx when installed, else node), node or nginx

@@ -19,13 +19,13 @@ function once(cb) {
   };
 }
 
-function startTls(socket, host, port, ca, done) {
+function startTls(socket, host, port, ca, done, alpn = ALPN) {
   const tls = tlsConnect({
     socket,
     host,
     port,
     ca,
-    ALPNProtocols: ALPN,
+    ALPNProtocols: alpn,
     ...(isIP(host) ? {} : { servername: host }),
   });
   const onError = (err) => done(err, null);
@@ -39,7 +39,7 @@ function startTls(socket, host, port, ca, done) {
 
 /**
  * Connector for the direct path: TLS straight to the upstream, trusting `ca`.
- * @param {{ ca: string }} o
+ * @param {{ ca: string, alpn?: string[] }} o  `alpn` defaults to http/1.1 (the h2 scenario offers h2)
  */
 export function directConnector(o) {
   return (opts, callback) => {
@@ -47,13 +47,13 @@ export function directConnector(o) {
     const port = Number(opts.port);
     const tcp = netConnect({ host: opts.hostname, port, noDelay: true });
     tcp.once('error', (err) => done(err, null));
-    startTls(tcp, opts.hostname, port, o.ca, done);
+    startTls(tcp, opts.hostname, port, o.ca, done, o.alpn);
   };
 }
 
 /**
  * Connector for the proxy path: CONNECT through the proxy, then TLS to the target trusting the proxy CA.
- * @param {{ proxyPort: number, proxyHost?: string, authorization: string, ca: string }} o
+ * @param {{ proxyPort: number, proxyHost?: string, authorization: string, ca: string, alpn?: string[] }} o
  */
 export function proxyConnector(o) {
   return (opts, callback) => {
@@ -83,7 +83,7 @@ export function proxyConnector(o) {
       }
       // Nothing should follow the 200 before our ClientHello, but put back whatever did.
       if (end + 4 < head.length) tcp.unshift(head.subarray(end + 4));
-      startTls(tcp, opts.hostname, port, o.ca, done);
+      startTls(tcp, opts.hostname, port, o.ca, done, o.alpn);
     };
     tcp.on('data', onData);
   };

@@ -185,6 +185,13 @@ export function formatReport(r, targets) {
         `msg/s, proxy ${num(w.proxy_msgs_s, 0)} msg/s, proxy/direct ${pct(w.ratio)}${spread(w.ratio_by_round)}`,
     );
   }
+  if (r.h2) {
+    const h = r.h2;
+    out.push(
+      `h2-c32 (${h.streams} concurrent streams on one HTTP/2 connection): direct ${num(h.direct_req_s, 0)} req/s, ` +
+        `proxy ${num(h.proxy_req_s, 0)} req/s, proxy/direct ${pct(h.ratio)}${spread(h.ratio_by_round)}`,
+    );
+  }
   if (r.leaf) {
     const l = r.leaf;
     out.push(
@@ -199,7 +206,7 @@ export function formatReport(r, targets) {
         `[${st.warm_ms.map((x) => x.toFixed(0)).join(', ')}]; first start${st.first_start_generated_ca ? ' (CA generated)' : ''} ${num(st.first_start_ms, 0)} ms`,
     );
   }
-  if (r.websocket || r.leaf || r.startup) out.push('');
+  if (r.websocket || r.h2 || r.leaf || r.startup) out.push('');
   const verdict = (p) => (p === null ? 'n/a' : p ? 'pass' : 'MISS');
   out.push(
     table(

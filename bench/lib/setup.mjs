@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { basicAuth } from './connectors.mjs';
+import { startH2UpstreamChild } from './h2-streams.mjs';
 import { REPO_ROOT, startAgentChild, stopChild } from './procs.mjs';
 import { startUpstream } from './upstream.mjs';
 import { startWsUpstreamChild } from './ws-echo.mjs';
@@ -22,12 +23,14 @@ export const FIXTURE_CA_PATH = join(REPO_ROOT, 'fixtures/certs/ca.crt');
  * @param {'file' | 'stdout'} auditSink  `stdout` goes to /dev/null (the proxy child's stdout is not piped then)
  * @param {boolean} nativePort  also serve on 127.0.0.1:443 for hey (`nativeOrigin`), when possible
  * @param {boolean} websocket  also start the ws echo upstream (`wsUpstream`), its host one more service host
+ * @param {boolean} h2  also start the HTTP/2 upstream (`h2Upstream`), its host one more service host
  */
 export async function setUp(
   upstreamKind = 'auto',
   auditSink = 'file',
   nativePort = false,
   websocket = false,
+  h2 = false,
 ) {
   const dir = await mkdtemp(join(tmpdir(), 'clef-bench-'));
   const workloadToken = randomBytes(16).toString('hex');
@@ -48,6 +51,11 @@ export async function setUp(
     if (wsUpstream) {
       children.push(wsUpstream.child);
       hosts.push(`localhost:${wsUpstream.port}`);
+    }
+    const h2Upstream = h2 ? await startH2UpstreamChild(`Bearer ${secret}`) : undefined;
+    if (h2Upstream) {
+      children.push(h2Upstream.child);
+      hosts.push(`localhost:${h2Upstream.port}`);
     }
     const dataPath = join(dir, 'agent-data.json');
     const data = {
@@ -87,6 +95,7 @@ export async function setUp(
       nativeSkipped: upstream.nativeSkipped,
       upstream,
       wsUpstream,
+      h2Upstream,
       upstreamKind: upstream.kind,
       auditSink,
       agent,
