@@ -17,6 +17,22 @@ import { inject, type SecretValues } from './inject.js';
 import { matchService, parseRequestTarget } from './match-service.js';
 import { stripHeaders } from './strip.js';
 
+/**
+ * `X-Clef-Service` from a raw header list: every value, joined with `, ` as Node joins a repeated header in
+ * `req.headers`, so a request that repeats it is judged alike on HTTP/1.1, HTTP/2 and an upgrade (two names never
+ * pick one of them; the joined value names no candidate).
+ */
+export function clefServiceHeader(rawHeaders: readonly string[]): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'x-clef-service') {
+      value = value === undefined ? rawHeaders[i + 1]! : `${value}, ${rawHeaders[i + 1]!}`;
+    }
+  }
+  return value;
+}
+
 /** What the pipeline needs of a request, whatever protocol carried it. */
 export interface RequestInput {
   /** The request target as sent (origin-form: path and query). */

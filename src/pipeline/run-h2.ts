@@ -12,7 +12,7 @@ import type { H2StreamHandler } from '../http/h2-server.js';
 import { CONNECTION_SPECIFIC, rawHeader, withoutPseudo } from '../upstream/h2-headers.js';
 import { openUpstreamCall } from '../upstream/open-call.js';
 import { relay } from '../upstream/relay.js';
-import { type PreparedRequest, prepareRequest } from './prepare.js';
+import { clefServiceHeader, type PreparedRequest, prepareRequest } from './prepare.js';
 import { requestIdentity } from './run.js';
 
 /** Build the handler for streams on intercepted HTTP/2 connections. */
@@ -78,7 +78,7 @@ async function pipeline(
   const method = rawHeader(raw, ':method') ?? '';
   const rawUrl = rawHeader(raw, ':path') ?? '';
   const rawHeaders = asHttp1Headers(raw, rawHeader(raw, ':authority'));
-  const clefService = rawHeader(rawHeaders, 'x-clef-service');
+  const clefService = clefServiceHeader(rawHeaders);
   const malformed = method === 'CONNECT' || hasConnectionHeaders(rawHeaders);
   const tooLarge = headerListSize(raw) > ctx.limits.maxHeaderBytes;
   const prepared: PreparedRequest = tooLarge

@@ -13,7 +13,7 @@ import { trackedHandler } from '../http/tracked-handler.js';
 import { type ForwardArgs, forward } from '../upstream/forward.js';
 import { forwardNegotiated } from '../upstream/forward-h2.js';
 import { secretRef } from './credential.js';
-import { type Prepared, prepareRequest } from './prepare.js';
+import { clefServiceHeader, type Prepared, prepareRequest } from './prepare.js';
 
 /** Build the request handler for intercepted (decrypted) requests. */
 export function createInterceptHandler(ctx: ProxyContext): RequestHandler {
@@ -45,11 +45,10 @@ async function pipeline(
   start: bigint,
 ): Promise<void> {
   const target = conn.target!;
-  const clefService = req.headers['x-clef-service'];
   const prepared = await prepareRequest(ctx, conn, target, {
     rawUrl: req.url ?? '',
     rawHeaders: req.rawHeaders,
-    clefService: Array.isArray(clefService) ? clefService.join(',') : clefService,
+    clefService: clefServiceHeader(req.rawHeaders),
   });
   const method = req.method ?? '';
   const refused = (reason: AuditReason, status: number | null) =>

@@ -13,7 +13,7 @@ import type { RequestHandler, UpgradeHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { trackedHandler } from '../http/tracked-handler.js';
 import { carryWebSocket } from '../http/websocket.js';
-import { prepareRequest } from './prepare.js';
+import { clefServiceHeader, prepareRequest } from './prepare.js';
 import { requestIdentity } from './run.js';
 
 /** RFC 6455 §4.1: a GET over HTTP/1.1 whose `Upgrade` lists `websocket` (Node saw `Connection: upgrade`). */
@@ -38,11 +38,10 @@ export function createUpgradeHandler(ctx: ProxyContext, plain: RequestHandler): 
     if (!isWebSocketUpgrade(req) && !declaresBody(req)) return plain(req, res, conn);
     const work = trackedHandler(ctx, 'upgrade handler', async (_req, _res, _conn, requestId, start) => {
       const target = conn.target!;
-      const clefService = req.headers['x-clef-service'];
       const prepared = await prepareRequest(ctx, conn, target, {
         rawUrl: req.url ?? '',
         rawHeaders: req.rawHeaders,
-        clefService: Array.isArray(clefService) ? clefService.join(',') : clefService,
+        clefService: clefServiceHeader(req.rawHeaders),
       });
       const method = req.method ?? '';
       const identity = requestIdentity(requestId, method, prepared);

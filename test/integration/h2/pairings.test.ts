@@ -179,3 +179,50 @@ describe('real clients', () => {
     }
   });
 });
+
+describe('X-Clef-Service on an h2 stream', () => {
+  async function twoServices() {
+    const up = keep(await startH2Upstream());
+    const target = `api.upstream.test:${up.port}`;
+    const px = keep(
+      await startTestProxy({
+        services: [
+          { name: 'alpha', hosts: [target], auth: { type: 'bearer', secret: 'A' } },
+          { name: 'beta', hosts: [target], auth: { type: 'bearer', secret: 'B' } },
+        ],
+        secrets: { A: 'sk-alpha', B: 'sk-beta' },
+      }),
+    );
+    return { up, target, px, ca: px.proxy.caCertPem };
+  }
+
+  it('one value picks that candidate; the header never reaches the upstream', async () => {
+    const { up, target, px, ca } = await twoServices();
+    const session = await h2Through(px.port, target, ca);
+    const reply = await h2Get(session, '/x', { 'x-clef-service': 'beta' });
+    session.close();
+    expect(reply.status).toBe(200);
+    expect(up.received.map((r) => r.headers.authorization)).toEqual(['Bearer sk-beta']);
+    expect(up.received[0]!.headers['x-clef-service']).toBeUndefined();
+    const [ev] = await finalEvents(px);
+    expect(ev).toMatchObject({ service: 'beta', decision: 'inject', status: 200 });
+  });
+
+  it('repeated, it is judged as on HTTP/1.1 (the values joined): 403 service_not_allowed, nothing upstream', async () => {
+    const { up, target, px, ca } = await twoServices();
+    const session = await h2Through(px.port, target, ca);
+    const reply = await h2Get(session, '/x', { 'x-clef-service': ['alpha', 'beta'] });
+    session.close();
+    const h1 = await httpsRequestThrough(
+      px.port,
+      target,
+      { path: '/x', headers: { 'X-Clef-Service': ['alpha', 'beta'] } },
+      { ca },
+    );
+    expect(reply.status).toBe(403);
+    expect(reply.headers['x-clef-proxy-error']).toBe('service_not_allowed');
+    expect(h1.status).toBe(403);
+    expect(h1.headers['x-clef-proxy-error']).toBe('service_not_allowed');
+    expect(up.received).toHaveLength(0);
+  });
+});
