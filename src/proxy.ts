@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from './log/logger.js';
 import { packageVersion } from './metrics/build-info.js';
 import { readGauges } from './metrics/gauges.js';
 import { observingSink } from './metrics/observe-sink.js';
-import { createMetrics } from './metrics/registry.js';
+import { createMetrics, type ProxyGauges } from './metrics/registry.js';
 import { createTally } from './metrics/tally.js';
 import { createEgressPolicy } from './net/egress-policy.js';
 import { isLoopbackHost } from './net/loopback.js';
@@ -107,6 +107,8 @@ export interface RunningProxy {
   readonly adminPort: number | undefined;
   /** What `/readyz` answers now. */
   readiness(): Readiness;
+  /** The scrape-time figures `/metrics` reports (a cluster worker sends them to the primary's admin). */
+  gauges(): ProxyGauges;
 }
 
 export interface ProxyStats {
@@ -268,6 +270,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     },
     adminPort: admin?.port,
     readiness: ready,
+    gauges: () => readGauges(current.ctx, sink, tally),
     stats: () => ({
       connections: ctx.tracker.size,
       leafCache: { size: leafCache.size, mints: leafCache.mints },

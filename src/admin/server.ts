@@ -11,7 +11,8 @@ import type { Readiness } from './readiness.js';
 export interface AdminProbes {
   /** True once the proxy has started draining (SIGTERM / `drain()`). */
   draining(): boolean;
-  ready(): Readiness;
+  /** Asynchronous with `workers` > 1: the primary asks each worker over IPC. */
+  ready(): Readiness | Promise<Readiness>;
   /** The Prometheus exposition, or undefined when metrics are off. */
   metrics?(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -51,10 +52,10 @@ async function route(probes: AdminProbes, req: IncomingMessage): Promise<Reply> 
     return probes.draining() ? json(503, { status: 'draining' }) : json(200, { status: 'serving' });
   }
   if (path === '/readyz') {
-    const r = probes.ready();
-    return r.ready
-      ? json(200, { status: 'ready' })
-      : json(503, { status: 'not_ready', reason: r.reason, detail: r.detail });
+    const r = await probes.ready();
+    if (r.ready) return json(200, { status: 'ready' });
+    const workers = r.workers === undefined ? {} : { workers: r.workers };
+    return json(503, { status: 'not_ready', reason: r.reason, detail: r.detail, ...workers });
   }
   if (path === '/metrics' && probes.metrics) {
     const m = await probes.metrics();

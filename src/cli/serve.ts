@@ -51,13 +51,6 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
   // A node:cluster worker (config `workers` > 1) re-runs this command; the primary has done the checks below.
   if (cluster.isWorker) return runWorker({ ...args, config, upstreamCa }, env);
   const settings = resolveServe(config, env, { lambdaLoopbackOnly: args.lambdaLoopbackOnly });
-  if (settings.workers > 1 && config.admin) {
-    throw new StartupError(
-      ExitCode.InvalidConfig,
-      'invalid config',
-      'admin is not available with workers > 1 yet (README "Several cores")',
-    );
-  }
   const logger = createLogger(config.logLevel);
   for (const warning of settings.warnings) logger.warn(warning);
 
@@ -104,6 +97,7 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
     return runPrimary({
       workers: settings.workers,
       listen: config.listen,
+      ...(config.admin ? { admin: config.admin.listen } : {}),
       ca,
       audit,
       auditName: config.audit[0]?.sink ?? 'audit',

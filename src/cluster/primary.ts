@@ -3,18 +3,24 @@
  * checks (config 2 → tokens 4 → CA 5 → agent 3); this forks the workers, hands each the CA over IPC, owns the one
  * set of audit sinks (workers forward events, `ipc-audit-sink.ts`), logs the single `listening` line once the
  * first worker is bound (with port 0 node:cluster gives every worker the primary's one socket, so its port is the
- * port), restarts dead workers with backoff, and coordinates the drain on SIGTERM/SIGINT (SPEC §8).
+ * port), restarts dead workers with backoff, and coordinates the drain on SIGTERM/SIGINT (SPEC §8). With `admin`
+ * it binds the admin listener for the group before forking (`primary-admin.ts`).
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { AdminServer } from '../admin/server.js';
 import type { SwappableSink } from '../audit/swappable-sink.js';
 import type { ListenAddress } from '../config/types.js';
 import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
 import { closeAuditBy, LOCAL_GRACE_MS } from '../lifecycle/close-audit.js';
 import { onSignals } from '../lifecycle/signals.js';
 import type { Logger } from '../log/logger.js';
+import { observingSink } from '../metrics/observe-sink.js';
+import { createTally } from '../metrics/tally.js';
 import type { CaMaterial } from '../tls/ca-validate.js';
 import { receiveAuditEvents } from './ipc-audit-sink.js';
 import { type ClusterMessage, isClusterMessage } from './messages.js';
+import { startPrimaryAdmin } from './primary-admin.js';
+import { createStatsCollector } from './stats.js';
 
 /** Restart backoff: 100 ms doubling to 5 s; a worker that lived 30 s resets it. */
 const BACKOFF_FIRST_MS = 100;
@@ -25,6 +31,8 @@ const BACKOFF_RESET_AFTER_MS = 30_000;
 export interface PrimaryOptions {
   readonly workers: number;
   readonly listen: ListenAddress;
+  /** The admin listener's address (config `admin.listen`); none when absent. */
+  readonly admin?: ListenAddress;
   readonly ca: CaMaterial;
   readonly audit: SwappableSink;
   readonly auditName: string;
@@ -35,8 +43,11 @@ export interface PrimaryOptions {
   readonly unguard: () => void;
 }
 
-/** Run the workers until a signal drains them. Rejects with a StartupError (exit 6) when they cannot bind. */
-export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
+/**
+ * Run the workers until a signal drains them. Rejects with a StartupError (exit 6) when they or the admin listener
+ * cannot bind.
+ */
+export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
   const { logger } = o;
   // `reloads`: SIGHUPs seen when the worker was forked (or last told); a worker still starting cannot take a
   // reload message yet, so it gets one once it reports listening if a SIGHUP came since.
@@ -52,6 +63,27 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
   const send = (w: Worker, m: ClusterMessage) => {
     if (w.isConnected()) w.send(m);
   };
+  // With an admin listener, the request metrics are counted from the audit events the workers send here.
+  const tally = o.admin ? createTally() : undefined;
+  const auditIn = tally ? observingSink(o.audit, tally) : o.audit;
+  const collector = createStatsCollector();
+  let admin: AdminServer | undefined;
+  try {
+    admin =
+      o.admin &&
+      (await startPrimaryAdmin({
+        listen: o.admin,
+        draining: () => stopping,
+        live,
+        collector,
+        tally: tally!,
+        audit: o.audit,
+      }));
+  } catch (err) {
+    await o.audit.close();
+    o.unguard();
+    throw err;
+  }
 
   return new Promise<ExitCodeValue>((resolve, reject) => {
     let onAllExited: (() => void) | undefined;
@@ -60,7 +92,7 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
       stopping = true;
       unsignal();
       for (const { worker } of live.values()) worker.process.kill('SIGKILL');
-      void o.audit.close().then(() => {
+      void Promise.all([o.audit.close(), admin?.close()]).then(() => {
         o.unguard();
         reject(err);
       });
@@ -70,7 +102,7 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
       const worker = cluster.fork();
       const started = Date.now();
       live.set(worker.id, { worker, bound: false, reloads });
-      const unreceive = receiveAuditEvents(worker, o.audit);
+      const unreceive = receiveAuditEvents(worker, auditIn);
       const init = () => {
         // While another worker holds the shared socket, ask for the configured port (the same cluster handle);
         // once none does, ask for the port already announced, so a restart keeps it.
@@ -80,6 +112,7 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
       };
       worker.on('message', (m: unknown) => {
         if (!isClusterMessage(m)) return;
+        collector.receive(worker.id, m);
         if (m.type === 'clef-hello') init();
         if (m.type === 'clef-failed') {
           fail(
@@ -105,9 +138,15 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
         announced = true;
         // SPEC §1: exactly one `listening` line, whatever log_level says (as in the single-process serve) —
         // once every worker is bound, so a supervisor that reads it gets the full capacity.
-        logger
-          .child({}, { level: 'info' })
-          .info({ address: m.address, port: m.port, workers: o.workers }, 'listening');
+        logger.child({}, { level: 'info' }).info(
+          {
+            address: m.address,
+            port: m.port,
+            ...(admin === undefined ? {} : { admin_port: admin.port }),
+            workers: o.workers,
+          },
+          'listening',
+        );
       });
       worker.once('exit', (code, signal) => {
         unreceive();
@@ -138,6 +177,8 @@ export function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
 
     const finish = async (deadline: number) => {
       unsignal();
+      // Last, as in the single process: the supervisor reads `/healthz` 503 until every worker is gone.
+      await admin?.close();
       const report = await closeAuditBy(o.audit, deadline, o.auditName);
       const lost = report.audit_unsent + report.audit_dropped;
       logger[lost > 0 ? 'warn' : 'info'](report, 'stopped');

@@ -113,6 +113,10 @@ export async function runWorker(args: WorkerArgs, env: Env): Promise<ExitCodeVal
     process.on('message', (m: unknown) => {
       if (!isClusterMessage(m)) return;
       if (m.type === 'clef-drain') void drain(m.timeoutMs);
+      // The primary's admin (`/readyz`, `/metrics`): this worker's own verdict and figures.
+      if (m.type === 'clef-stats-req') {
+        report({ type: 'clef-stats', id: m.id, ready: proxy.readiness(), gauges: proxy.gauges() });
+      }
       if (m.type === 'clef-reload') {
         void reloadConfig(target, running).then((next) => {
           running = next;
