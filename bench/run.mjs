@@ -22,6 +22,7 @@ import { evaluateTargets, formatReport } from './lib/report.mjs';
 import { checkedPath, LOAD_SCENARIOS, runInterleaved } from './lib/scenarios.mjs';
 import { setUp } from './lib/setup.mjs';
 import { runStartup } from './lib/startup.mjs';
+import { runVariants, VARIANT_SCENARIOS } from './lib/variants.mjs';
 import { runWsEcho } from './lib/ws-echo.mjs';
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -118,6 +119,14 @@ try {
   results.proxy_log_lines = proxy.lines;
   await stopChild(proxy.child);
   proxy = undefined;
+  // Proxies that differ in config (workers, admin), each measured on the ka-c32 proxy path, interleaved.
+  for (const name of Object.keys(VARIANT_SCENARIOS).filter(has)) {
+    log(
+      `${name}: ${VARIANT_SCENARIOS[name].title}, ${opts.rounds} round(s) of ${opts.durationMs / 1000} s each`,
+    );
+    results.variants ??= {};
+    results.variants[name] = await runVariants(name, env, { ...opts, log });
+  }
   if (has('idle')) {
     log(`idle: ${opts.idleConnections} idle connections, direct (fresh upstream) then proxy (fresh proxy)`);
     results.idle = await runIdlePair(env, opts.idleConnections);

@@ -12,6 +12,8 @@ export const SCENARIO_NAMES = [
   'early-answer-c4',
   'ws-echo',
   'h2-c32',
+  'workers',
+  'metrics-cost',
   'idle',
   'leaf',
   'profile',
@@ -25,7 +27,8 @@ export const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [o
   --scenario <name>     run only this scenario (repeatable, or comma-separated):
                         ${SCENARIO_NAMES.join(', ')}
                         (early-answer-c4 and profile only when named)
-  --rounds <n>          interleaved direct/proxy rounds per load scenario, ws-echo and h2-c32 (default 3)
+  --rounds <n>          interleaved rounds per load scenario, ws-echo, h2-c32, workers and metrics-cost
+                        (default 3)
   --duration <s>        measured seconds per round and path (default 5; warm-up is a fifth of it, ≥ 0.3 s)
   --idle-connections <n>  idle MITM'd connections to hold open (default 1000)
   --upstream <kind>     auto (default: nginx when installed, else node), node or nginx
@@ -38,7 +41,9 @@ export const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [o
   --help
 
 Environment: BENCH_PROXY_NODE_ARGS adds node flags to the proxy process (space-separated), for experiments
-such as --max-semi-space-size=1.`;
+such as --max-semi-space-size=1. BENCH_PROXY_CONFIG adds top-level keys to the proxy's config (JSON).
+workers: ka-c32 through proxies with workers 1, 2 and "auto" (CPU of the primary plus its workers);
+metrics-cost: ka-c32 through a proxy without admin and one with admin, /metrics scraped once a second.`;
 
 /**
  * Parse argv into the run's settings. Throws a TypeError with a one-line reason for bad input.

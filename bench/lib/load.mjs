@@ -3,7 +3,7 @@
 // only the Pool's connector differs (connectors.mjs).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { cpuMicros, rssMiB } from './proc-stats.mjs';
+import { cpuMicros, rssMiB, treeCpuMicros, treeRssMiB } from './proc-stats.mjs';
 import { quantile } from './stats.mjs';
 
 /**
@@ -17,7 +17,8 @@ import { quantile } from './stats.mjs';
  * @property {string} path
  * @property {Buffer} [body]         request body (uploads)
  * @property {boolean} [newConnection]  `reset: true`: Connection: close, one connection per request
- * @property {{ proxy?: number, upstream?: number }} pids  processes whose CPU and RSS are read
+ * @property {{ proxy?: number, upstream?: number, proxyTree?: boolean }} pids  processes whose CPU and RSS are
+ *   read; `proxyTree`: the proxy's descendants too (a `workers` primary and its workers)
  */
 
 /**
@@ -100,13 +101,13 @@ export async function runLoad(spec) {
     proxy_cpu_us_per_req: perReq(cpu0.proxy, cpu1.proxy),
     upstream_cpu_us_per_req: perReq(cpu0.upstream, cpu1.upstream),
     client_cpu_us_per_req: perReq(0, client.user + client.system),
-    proxy_rss_mib: spec.pids.proxy ? rssMiB(spec.pids.proxy) : null,
+    proxy_rss_mib: spec.pids.proxy ? (spec.pids.proxyTree ? treeRssMiB : rssMiB)(spec.pids.proxy) : null,
   };
 }
 
 function readCpu(pids) {
   return {
-    proxy: pids.proxy ? cpuMicros(pids.proxy) : null,
+    proxy: pids.proxy ? (pids.proxyTree ? treeCpuMicros : cpuMicros)(pids.proxy) : null,
     upstream: pids.upstream ? cpuMicros(pids.upstream) : null,
   };
 }

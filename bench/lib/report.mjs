@@ -71,6 +71,14 @@ export function evaluateTargets(r) {
     ['cold leaf mint (p50)', '≤ 3 ms', '', r.leaf?.cold_mint_ms_p50, (v) => v <= 3, (v) => `${num(v, 2)} ms`],
     ['leaf cache hit', '≤ 5 µs', '', r.leaf?.cache_hit_us, (v) => v <= 5, (v) => `${num(v, 3)} µs`],
     [
+      'admin + /metrics 1/s, keep-alive c=32',
+      '≥ 97 % of no admin',
+      r.variants?.['metrics-cost'] ? 'undici' : '',
+      r.variants?.['metrics-cost']?.variants['admin-on']?.rps_vs_baseline,
+      (v) => v >= 0.97,
+      pct1,
+    ],
+    [
       'spawn → listening (p50, CA on disk)',
       '≤ 400 ms',
       '',
@@ -177,6 +185,32 @@ export function formatReport(r, targets) {
       'RSS after close',
     ];
     out.push(table(head, rows), '');
+  }
+  const variantRows = Object.entries(r.variants ?? {}).flatMap(([name, x]) =>
+    Object.entries(x.variants).map(([v, m], i) => [
+      i === 0 ? name : '',
+      v,
+      m.processes,
+      num(m.rps, 0),
+      num(m.p50_ms, 3),
+      num(m.p99_ms, 3),
+      num(m.proxy_cpu_us_per_req, 0),
+      num(m.proxy_rss_mib),
+      i === 0 ? 'baseline' : `${pct(m.rps_vs_baseline)}${spread(m.rps_vs_baseline_by_round)}`,
+      m.scrapes === undefined ? '' : `${num(m.scrapes, 0)} / ${num(m.scrape_failures, 0)}`,
+      num(m.errors, 0),
+      num(m.loadavg_1m),
+    ]),
+  );
+  if (variantRows.length) {
+    const head = ['variants (ka-c32 proxy path)', 'variant', 'processes', 'req/s', 'p50 ms', 'p99 ms'];
+    const tail = [
+      'proxy CPU µs/req (all)',
+      'proxy RSS MiB (all)',
+      'vs baseline (rounds)',
+      'scrapes ok / failed',
+    ];
+    out.push(table([...head, ...tail, 'errors', 'load 1m'], variantRows), '');
   }
   if (r.websocket) {
     const w = r.websocket;
