@@ -3,13 +3,15 @@
  * back-pressure, 504 when no response head arrives in time, and a response cut short — never passed off as
  * complete — when the upstream fails after the head was sent.
  */
-import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { AuditReason } from '../errors.js';
 import { ProxyError } from '../errors.js';
 import { sendError } from '../http/send-error.js';
 import type { HostPort } from '../net/host-port.js';
 import { stripHeaders } from '../pipeline/strip.js';
 import { classifyUpstreamError } from './error-codes.js';
+import type { RouteHandler } from './h1-dispatcher.js';
 import type { UpstreamPool } from './pool.js';
 
 export interface ForwardArgs {
@@ -37,18 +39,45 @@ export interface ForwardOutcome {
 /** Methods that may be sent again (RFC 9110 §9.2.2) when a kept-alive upstream socket turns out to be dead. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Errors that mean "the pooled socket was already closed by the upstream", not "the upstream refused". */
-const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set([
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+/** Node's flat raw header list from undici's Buffer pairs (latin1, as Node's own parser decodes them). */
+function toRawHeaders(raw: readonly Buffer[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw[i]!.toString('latin1');
+  return out;
+}
+
+/**
+ * The header list to send. `Expect` was answered by this proxy's own server (it sent the client its 100 Continue)
+ * and undici refuses to carry it, so it goes; everything else is the caller's list, uncopied when there is no Expect.
+ */
+function upstreamHeaders(raw: readonly string[]): readonly string[] {
+  let i = 0;
+  for (; i < raw.length; i += 2) if (raw[i]!.length === 6 && raw[i]!.toLowerCase() === 'expect') break;
+  if (i >= raw.length) return raw;
+  const out: string[] = [];
+  for (let j = 0; j + 1 < raw.length; j += 2) {
+    if (raw[j]!.toLowerCase() !== 'expect') out.push(raw[j]!, raw[j + 1]!);
+  }
+  return out;
+}
 
 export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
-  const { req, res, target } = args;
-  const { agent, viaUpstreamProxy } = args.pool.agentFor(target, args.scheme);
-  // The client's Transfer-Encoding was hop-by-hop and is stripped; re-frame a chunked body explicitly so a body
-  // on any method (even GET) keeps its framing. Otherwise the caller's (fresh) list is sent as it is, uncopied.
-  const headers =
-    req.headers['transfer-encoding'] === undefined
-      ? args.rawHeaders
-      : [...args.rawHeaders, 'Transfer-Encoding', 'chunked'];
+  const { req, res } = args;
+  const { dispatcher, viaUpstreamProxy } = args.pool.dispatcherFor(args.target, args.scheme);
   const method = req.method ?? 'GET';
+  // A body is streamed when the client declared one (Content-Length > 0 or chunked); undici frames it itself:
+  // Content-Length when the list carries one, chunked otherwise. The client's Transfer-Encoding was stripped.
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  const headers = upstreamHeaders(args.rawHeaders);
 
   return new Promise<ForwardOutcome>((resolve) => {
     let bytesIn = 0;
@@ -57,12 +86,20 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
     let reason: AuditReason | undefined;
     let settled = false;
     let retried = false;
+    let abortUp: ((err?: Error) => void) | undefined;
+    // Set once the proxy itself gives up on the upstream exchange: the error undici then reports is ours.
+    let aborted = false;
     const clientSocket = req.socket;
+    const abort = () => {
+      if (aborted) return;
+      aborted = true;
+      abortUp?.(new Error('request aborted'));
+    };
     const onClientClose = () => {
       if (!res.writableFinished) {
         // The client went away before the response was complete: abort the upstream request too.
         reason ??= 'client_aborted';
-        up.destroy();
+        abort();
       }
       settle();
     };
@@ -79,53 +116,26 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
     const timer = setTimeout(() => {
       reason = 'upstream_timeout';
       status = sendError(res, 'upstream_timeout');
-      up.destroy();
+      abort();
       settle();
     }, args.responseTimeoutMs);
 
-    const onResponse = (ures: IncomingMessage) => {
-      clearTimeout(timer);
-      status = ures.statusCode ?? 502;
-      res.writeHead(status, ures.statusMessage, stripHeaders(ures.rawHeaders));
-      ures.on('data', (chunk: Buffer) => {
-        bytesOut += chunk.length;
-      });
-      const cut = () => {
-        // Upstream reset mid-body: cut the client's response short (no last chunk), never complete it.
-        reason ??= 'upstream_error';
-        res.destroy();
-      };
-      ures.on('error', cut);
-      ures.on('aborted', cut);
-      ures.once('end', () => {
-        // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). That
-        // upstream socket is mid-request and cannot be reused; and the client's remaining body must still be read
-        // (and dropped, as Node does for a response sent before its body) or the client connection stalls and its
-        // next request never starts.
-        if (req.complete) return;
-        req.unpipe(up);
-        up.destroy();
-        req.resume();
-      });
-      ures.pipe(res);
-    };
-
     const onError = (err: Error) => {
-      if (settled) return;
-      // A pooled socket the upstream had already closed: send again on a fresh one, but only a request that is
-      // safe to repeat and whose (empty) body was never read — nothing of it can have reached the upstream twice.
+      if (settled || aborted) return;
+      // A pooled socket the upstream had already closed (undici: "other side closed"): send again on a fresh
+      // one, but only a request that is safe to repeat and that had no body — nothing of it can have reached the
+      // upstream twice.
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (
         !retried &&
-        up.reusedSocket &&
+        handler.reused &&
+        status === null &&
+        !hasBody &&
         STALE_SOCKET_ERRORS.has(code) &&
-        IDEMPOTENT.has(method) &&
-        bytesIn === 0 &&
-        req.readableEnded
+        IDEMPOTENT.has(method)
       ) {
         retried = true;
-        up = send();
-        up.end();
+        send();
         return;
       }
       if (!res.headersSent) {
@@ -141,27 +151,67 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       settle();
     };
 
-    const send = () => {
-      const r = request({
-        agent,
-        host: target.host,
-        port: target.port,
-        method,
-        path: args.path,
-        headers,
-        setHost: false,
-      });
-      r.on('error', onError);
-      r.on('response', onResponse);
-      return r;
+    let resumeUp: (() => void) | undefined;
+    const onDrain = () => resumeUp?.();
+    const handler: RouteHandler & { reused: boolean } = {
+      reused: false,
+      onConnect(abortFn: (err?: Error) => void) {
+        // Called as the request is about to be written on a socket: did that socket already carry a response?
+        handler.reused = (handler.route?.served ?? 0) > 0;
+        abortUp = abortFn;
+        if (aborted) abortFn(new Error('request aborted'));
+      },
+      onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string) {
+        // 1xx interim answers (other than 101, which undici refuses here) are not passed on: Node's server
+        // already answered the client's Expect itself.
+        if (statusCode < 200) return true;
+        clearTimeout(timer);
+        status = statusCode;
+        resumeUp = resume;
+        res.writeHead(status, statusText, stripHeaders(toRawHeaders(raw)));
+        return true;
+      },
+      onData(chunk: Buffer) {
+        bytesOut += chunk.length;
+        if (res.write(chunk)) return true;
+        res.once('drain', onDrain);
+        return false;
+      },
+      onComplete() {
+        if (handler.route !== undefined) handler.route.served++;
+        res.end();
+        // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). The
+        // client's remaining body must still be read (and dropped, as Node does for a response sent before its
+        // body) or the client connection stalls and its next request never starts.
+        if (!req.complete && body !== undefined) {
+          req.unpipe(body);
+          req.resume();
+        }
+      },
+      onError,
     };
-    let up = send();
+
+    // The body travels through a PassThrough, not `req` itself: undici destroys a failed request's body, and
+    // destroying the IncomingMessage would take the client connection with it before the error answer is sent.
+    const body = hasBody ? new PassThrough() : undefined;
+    const send = () => {
+      try {
+        dispatcher.dispatch(
+          { method, path: args.path, headers: headers as string[], body: body ?? null, idempotent: false },
+          handler,
+        );
+      } catch (err) {
+        onError(err as Error);
+      }
+    };
+    send();
 
     req.on('data', (chunk: Buffer) => {
       bytesIn += chunk.length;
       if (status === null) timer.refresh();
     });
-    req.pipe(up);
+    if (body !== undefined) req.pipe(body);
+    else req.resume();
 
     res.once('finish', settle);
     res.once('close', onClientClose);

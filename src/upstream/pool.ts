@@ -11,6 +11,7 @@ import { Agent, type AgentOptions, type ClientRequestArgs } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { Pool as UndiciPool } from 'undici';
 import type { HostPort } from '../net/host-port.js';
 import { connectViaProxy } from './connect-via-proxy.js';
 import type { DestinationGuard } from './destination-guard.js';
@@ -21,6 +22,7 @@ import {
   type TlsSessionCache,
   type UpstreamTrust,
 } from './dial.js';
+import { createRouteDispatcher } from './h1-dispatcher.js';
 import type { ParsedProxyUrl } from './proxy-url.js';
 import { dialRaw, type RawConnection } from './tunnel-dial.js';
 
@@ -60,6 +62,14 @@ export interface UpstreamPool {
   route(target: HostPort, scheme: UpstreamScheme): UpstreamRoute;
   /** The keep-alive agent for the target's route; use with `http.request({ agent, host, port, setHost: false })`. */
   agentFor(target: HostPort, scheme: UpstreamScheme): { agent: Agent; viaUpstreamProxy: boolean };
+  /**
+   * The route's HTTP/1.1 dispatcher for plain request/response exchanges (forward.ts): an undici pool over the
+   * same dialers, with one persistent parser per socket instead of a ClientRequest per request.
+   */
+  dispatcherFor(
+    target: HostPort,
+    scheme: UpstreamScheme,
+  ): { dispatcher: UndiciPool; viaUpstreamProxy: boolean };
   /**
    * A fresh verified TLS connection to an `https` target on its route, offering `alpn` (HTTP/2 negotiation,
    * upstream/h2-sessions.ts). The caller owns the socket: it starts an HTTP/2 session or {@link adopt}s it.
@@ -115,6 +125,7 @@ interface RouteEntry {
   readonly route: UpstreamRoute;
   readonly proxy: ParsedProxyUrl | undefined;
   agent: RouteAgent | undefined;
+  dispatcher: UndiciPool | undefined;
   /** Connected sockets handed over by {@link UpstreamPool.adopt}, used before dialling a new one. */
   readonly spare: TLSSocket[];
 }
@@ -152,6 +163,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
         route: Object.freeze({ key, viaUpstreamProxy: proxy !== undefined }),
         proxy,
         agent: undefined,
+        dispatcher: undefined,
         spare: [],
       };
       entries.set(id, entry);
@@ -194,6 +206,22 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
       }
       return { agent: entry.agent, viaUpstreamProxy: entry.route.viaUpstreamProxy };
     },
+    dispatcherFor(target, scheme) {
+      const entry = entryFor(target, scheme);
+      if (entry.dispatcher === undefined) {
+        const connect: Connect =
+          scheme === 'https'
+            ? async () => takeSpare(entry) ?? connectTls(target, entry.proxy)
+            : async () => (await rawDial(target, entry.proxy)).socket;
+        const host = target.kind === 'ipv6' ? `[${target.host}]` : target.host;
+        entry.dispatcher = createRouteDispatcher(`${scheme}://${host}:${target.port}`, {
+          connect,
+          keepAliveIdleMs: opts.keepAliveIdleMs ?? DEFAULT_KEEP_ALIVE_IDLE_MS,
+          ...(opts.maxSocketsPerRoute === undefined ? {} : { maxSockets: opts.maxSocketsPerRoute }),
+        });
+      }
+      return { dispatcher: entry.dispatcher, viaUpstreamProxy: entry.route.viaUpstreamProxy };
+    },
     async dialTls(target, alpn) {
       const entry = entryFor(target, 'https');
       const socket = await connectTls(target, entry.proxy, alpn);
@@ -208,6 +236,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     close() {
       for (const entry of entries.values()) {
         entry.agent?.destroy();
+        void entry.dispatcher?.destroy().catch(() => {});
         for (const socket of entry.spare.splice(0)) socket.destroy();
       }
       entries.clear();
@@ -216,6 +245,11 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
       let active = 0;
       let idle = 0;
       for (const entry of entries.values()) {
+        if (entry.dispatcher !== undefined) {
+          const st = entry.dispatcher.stats;
+          active += st.connected - st.free;
+          idle += st.free;
+        }
         if (entry.agent === undefined) continue;
         active += countSockets(entry.agent.sockets);
         idle += countSockets(entry.agent.freeSockets);
