@@ -95,6 +95,19 @@ describe('keep-alive', () => {
     await px.waitForEvents(1);
   });
 
+  it('Expect: 100-continue is answered by the proxy, not forwarded; the body still arrives whole', async () => {
+    const { target, up, px, ca } = await setup('expect-secret');
+    const tls = await tlsThrough(px.port, target, { ca });
+    const head = `POST /e HTTP/1.1\r\nHost: ${target}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+    const raw = (await exchangeRaw(tls, `${head}hello`)).toString('latin1');
+    expect(raw).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(up.received).toHaveLength(1);
+    expect(up.received[0]!.headers.expect).toBeUndefined();
+    expect(up.received[0]!.headers.authorization).toBe('Bearer expect-secret');
+    expect(up.received[0]!.body.toString()).toBe('hello');
+    await px.waitForEvents(1);
+  });
+
   it('a WebSocket upgrade the upstream does not take: its plain answer is relayed, the connection then closes', async () => {
     // The upgrade goes upstream with the credential (test/integration/websocket has the switching cases); this
     // upstream has no WebSocket support and answers 200, which reaches the client as an ordinary response.
