@@ -19,7 +19,7 @@ import type { HostSet } from '../net/host-set.js';
 import { authenticate } from '../pipeline/authenticate.js';
 import { decideTarget } from '../pipeline/decide-target.js';
 import { stripHeaders } from '../pipeline/strip.js';
-import { forward } from '../upstream/forward.js';
+import { forward, reportOnce } from '../upstream/forward.js';
 import { createInnerServer } from './inner-server.js';
 import { sendError } from './send-error.js';
 import { trackedHandler } from './tracked-handler.js';
@@ -136,6 +136,9 @@ async function forwardOne(
       'Host',
       target.kind === 'ipv6' ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`,
     );
+  const audit = reportOnce((outcome) =>
+    ctx.audit.write(forwardedRequestEvent(conn, target, id, 'forward', outcome, start)),
+  );
   const outcome = await forward({
     pool: ctx.pool,
     req,
@@ -145,6 +148,7 @@ async function forwardOne(
     path: split.path,
     rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
+    onOutcome: audit,
   });
-  ctx.audit.write(forwardedRequestEvent(conn, target, id, 'forward', outcome, start));
+  audit(outcome);
 }

@@ -9,6 +9,7 @@ import type { ConnInfo, ProxyContext } from '../context.js';
 import type { AuditReason } from '../errors.js';
 import { h2ClientSide, sendH2Error } from '../http/h2-client-side.js';
 import type { H2StreamHandler } from '../http/h2-server.js';
+import { reportOnce } from '../upstream/forward.js';
 import { CONNECTION_SPECIFIC, rawHeader, withoutPseudo } from '../upstream/h2-headers.js';
 import { openUpstreamCall } from '../upstream/open-call.js';
 import { relay } from '../upstream/relay.js';
@@ -97,28 +98,26 @@ async function pipeline(
   await new Promise<void>((resolve) => setImmediate(resolve));
   if (stream.closed || stream.destroyed) return refused('client_aborted', null);
 
-  const outcome = await relay(
-    h2ClientSide(stream, method),
-    openUpstreamCall(ctx, target, {
-      method,
-      path: prepared.path,
-      rawHeaders: prepared.rawHeaders,
-      authority: rawHeader(prepared.rawHeaders, 'host') ?? target.key,
-      hasBody: !stream.endAfterHeaders,
-      teTrailers: rawHeader(raw, 'te') !== undefined,
-    }),
-    ctx.limits.upstreamResponseTimeoutMs,
-    ctx.pool.route(target, 'https').viaUpstreamProxy,
-  );
   const decision = prepared.service ? 'inject' : 'forward';
-  ctx.audit.write(
-    forwardedRequestEvent(
-      conn,
-      target,
-      requestIdentity(requestId, method, prepared),
-      decision,
-      outcome,
-      start,
+  const id = requestIdentity(requestId, method, prepared);
+  // Audited as soon as the outcome is known, before the stream's last frame goes out (relay.ts `report`).
+  const audit = reportOnce((outcome) =>
+    ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
+  );
+  audit(
+    await relay(
+      h2ClientSide(stream, method),
+      openUpstreamCall(ctx, target, {
+        method,
+        path: prepared.path,
+        rawHeaders: prepared.rawHeaders,
+        authority: rawHeader(prepared.rawHeaders, 'host') ?? target.key,
+        hasBody: !stream.endAfterHeaders,
+        teTrailers: rawHeader(raw, 'te') !== undefined,
+      }),
+      ctx.limits.upstreamResponseTimeoutMs,
+      ctx.pool.route(target, 'https').viaUpstreamProxy,
+      audit,
     ),
   );
 }

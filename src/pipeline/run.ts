@@ -10,7 +10,7 @@ import type { AuditReason } from '../errors.js';
 import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { trackedHandler } from '../http/tracked-handler.js';
-import { type ForwardArgs, forward } from '../upstream/forward.js';
+import { type ForwardArgs, forward, reportOnce } from '../upstream/forward.js';
 import { forwardNegotiated } from '../upstream/forward-h2.js';
 import { secretRef } from './credential.js';
 import { clefServiceHeader, type Prepared, prepareRequest } from './prepare.js';
@@ -62,6 +62,13 @@ async function pipeline(
   // a response queued behind another (pipelining) is never marked destroyed when the connection closes.
   if (res.destroyed || req.socket.destroyed) return refused('client_aborted', null);
 
+  const decision = prepared.service ? 'inject' : 'forward';
+  const id = requestIdentity(requestId, method, prepared);
+  // Audited the moment the outcome is known, before the response's last bytes go out (forward.ts `onOutcome`);
+  // the await covers the paths that end without telling it.
+  const audit = reportOnce((outcome) =>
+    ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
+  );
   const args: ForwardArgs = {
     pool: ctx.pool,
     req,
@@ -71,19 +78,10 @@ async function pipeline(
     path: prepared.path,
     rawHeaders: prepared.rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
+    onOutcome: audit,
   };
   // A route known to speak HTTP/1.1 goes straight on; a new one, or an HTTP/2 one, finds its protocol first.
-  const outcome =
-    ctx.upstreams.known(target) === 'h1' ? await forward(args) : await forwardNegotiated(ctx.upstreams, args);
-  const decision = prepared.service ? 'inject' : 'forward';
-  ctx.audit.write(
-    forwardedRequestEvent(
-      conn,
-      target,
-      requestIdentity(requestId, method, prepared),
-      decision,
-      outcome,
-      start,
-    ),
+  audit(
+    ctx.upstreams.known(target) === 'h1' ? await forward(args) : await forwardNegotiated(ctx.upstreams, args),
   );
 }

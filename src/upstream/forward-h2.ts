@@ -47,5 +47,6 @@ export async function forwardNegotiated(
     },
     args.responseTimeoutMs,
     args.pool.route(target, 'https').viaUpstreamProxy,
+    args.onOutcome,
   );
 }

@@ -25,6 +25,13 @@ export interface ForwardArgs {
   /** Flat raw header list to send, already stripped and injected. */
   readonly rawHeaders: readonly string[];
   readonly responseTimeoutMs: number;
+  /**
+   * Told the outcome synchronously as soon as it is known, before the response's last bytes are handed to the
+   * client's socket: an audit event written here is on its way (with `workers`, in the IPC pipe to the primary)
+   * before the client can see the response complete, so a process killed at that moment loses no event for a
+   * response the client received whole. Called at most once; the returned promise carries the same outcome.
+   */
+  readonly onOutcome?: (outcome: ForwardOutcome) => void;
 }
 
 export interface ForwardOutcome {
@@ -45,6 +52,16 @@ const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set([
   'EPIPE',
   'ECONNABORTED',
 ]);
+
+/** A reporter that passes on only the first outcome it is given (see {@link ForwardArgs.onOutcome}). */
+export function reportOnce(report: (outcome: ForwardOutcome) => void): (outcome: ForwardOutcome) => void {
+  let done = false;
+  return (outcome) => {
+    if (done) return;
+    done = true;
+    report(outcome);
+  };
+}
 
 /** Node's flat raw header list from undici's Buffer pairs (latin1, as Node's own parser decodes them). */
 function toRawHeaders(raw: readonly Buffer[]): string[] {
@@ -108,7 +125,15 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       settled = true;
       clearTimeout(timer);
       clientSocket.off('close', onClientClose);
-      resolve({ status, bytesIn, bytesOut, viaUpstreamProxy, ...(reason ? { reason } : {}) });
+      const outcome: ForwardOutcome = {
+        status,
+        bytesIn,
+        bytesOut,
+        viaUpstreamProxy,
+        ...(reason ? { reason } : {}),
+      };
+      args.onOutcome?.(outcome);
+      resolve(outcome);
     };
 
     // SPEC §6: no response head within upstream_response_timeout_ms ⇒ 504. The clock restarts with every body
@@ -179,6 +204,11 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       },
       onComplete() {
         if (handler.route !== undefined) handler.route.served++;
+        // Settled (and so audited) before `end()`: the last body chunk is still corked in this tick (Node's
+        // ServerResponse holds every write until the next tick) and `end()` writes the chunked terminator, so no
+        // byte that completes the response has reached the client yet. A client that goes away while the
+        // response's tail is still being flushed is therefore audited as served, not as `client_aborted`.
+        settle();
         res.end();
         // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). The
         // client's remaining body must still be read (and dropped, as Node does for a response sent before its

@@ -40,12 +40,16 @@ export type OpenCall = (events: CallEvents) => Promise<UpstreamCall>;
 /** Methods that may be sent again (RFC 9110 §9.2.2) when a kept-alive upstream socket turns out to be dead. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/** `viaUpstreamProxy`: the route's, audited also when the call never opens. */
+/**
+ * `viaUpstreamProxy`: the route's, audited also when the call never opens. `report` is told the outcome
+ * synchronously when it is known, before the response's last bytes reach the client (forward.ts `onOutcome`).
+ */
 export function relay(
   client: ClientSide,
   open: OpenCall,
   responseTimeoutMs: number,
   viaUpstreamProxy: boolean,
+  report?: (outcome: ForwardOutcome) => void,
 ): Promise<ForwardOutcome> {
   return new Promise<ForwardOutcome>((resolve) => {
     let bytesIn = 0;
@@ -62,7 +66,15 @@ export function relay(
       settled = true;
       clearTimeout(timer);
       if (abort) call?.destroy();
-      resolve({ status, bytesIn, bytesOut, viaUpstreamProxy: via, ...(reason ? { reason } : {}) });
+      const outcome: ForwardOutcome = {
+        status,
+        bytesIn,
+        bytesOut,
+        viaUpstreamProxy: via,
+        ...(reason ? { reason } : {}),
+      };
+      report?.(outcome);
+      resolve(outcome);
     };
     const timer = setTimeout(() => {
       reason ??= 'upstream_timeout';
@@ -86,8 +98,19 @@ export function relay(
         return settle();
       }
       status = res.status;
+      // Body chunks are held (corked) until the next turn of the event loop, past the body's 'end', which comes a
+      // tick after its last chunk: so the outcome is reported before the last chunk leaves (see onEnd).
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        sink.uncork();
+      };
       res.body.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
+        if (corked) return;
+        corked = true;
+        sink.cork();
+        setImmediate(uncork);
       });
       res.body.once('end', () => {
         // The upstream answered before the whole request body arrived (an early 401/413): stop sending it and
@@ -102,7 +125,11 @@ export function relay(
     };
     let responseSink: Writable | undefined;
     const onEnd = () => {
-      if (!settled) responseSink?.end();
+      if (settled || responseSink === undefined) return;
+      const sink = responseSink;
+      // Reported before the end goes out; the call is complete, so it is left to its pool.
+      settle(false);
+      sink.end();
     };
 
     const onError = (err: Error) => {

@@ -1,16 +1,18 @@
 /**
  * `workers: N` (issue 14): the built CLI with node:cluster workers behind one listening socket. One `listening`
  * line with the real port (port 0), requests served by several workers (audit `conn_id` prefixed `w<id>`), every
- * request audited exactly once by the primary, a SIGKILLed worker restarted with nothing audited twice, SIGTERM
+ * request audited exactly once by the primary, a SIGKILLed worker restarted with nothing audited twice and no
+ * completed request unaudited (its event leaves before the response's last byte), SIGTERM
  * drains to exit 0; `workers: 1` keeps the single process (plain `c<n>` ids).
  */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectThrough } from '../helpers/proxy.js';
 import { cliBuild, removeCliBuild, stopAllServes } from '../helpers/serve.js';
-import { type ServeStack, startServeStack, until } from '../helpers/serve-stack.js';
-import { httpsRequestThrough } from '../helpers/tls-client.js';
+import { adminGet, type ServeStack, startServeStack, until } from '../helpers/serve-stack.js';
+import { httpsRequestThrough, openTlsThrough } from '../helpers/tls-client.js';
 
 const stacks: ServeStack[] = [];
 
@@ -33,6 +35,29 @@ const records = (lines: readonly string[]): Rec[] =>
 /** Request audit events by path marker, from the primary's stdout sink. */
 const audited = (s: ServeStack, marker: string) =>
   records(s.serve.stdoutLines).filter((r) => r.event === 'request' && String(r.path).includes(marker));
+
+/** Which of `pids` holds the proxy's end of the loopback connection from `clientPort` (Linux `/proc`). */
+function socketOwner(pids: readonly number[], proxyPort: number, clientPort: number): number | undefined {
+  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
+  const line = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1] === `0100007F:${hex(proxyPort)}` && f[2] === `0100007F:${hex(clientPort)}`);
+  const link = `socket:[${line?.[9]}]`;
+  return pids.find((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`) === link;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  });
+}
 
 async function get(s: ServeStack, ca: string, path: string): Promise<number> {
   const res = await httpsRequestThrough(s.serve.port, `localhost:${s.up.port}`, { path }, { ca });
@@ -61,7 +86,7 @@ describe('serve with workers', () => {
     expect(records(s.serve.stderrLines).some((r) => r.msg === 'stopped')).toBe(true);
   }, 120_000);
 
-  it('restarts a SIGKILLed worker; completed requests are audited at most once and later ones succeed', async () => {
+  it('restarts a SIGKILLed worker; every completed request is audited exactly once and later ones succeed', async () => {
     const s = await startServeStack({ config: { workers: 2 } });
     stacks.push(s);
     const ca = await readFile(join(s.caDir, 'ca.crt'), 'utf8');
@@ -74,6 +99,7 @@ describe('serve with workers', () => {
       .split('\n');
     expect(pids.length).toBe(2);
 
+    const done: string[] = [];
     let completed = 0;
     let stop = false;
     const loop = (async () => {
@@ -85,7 +111,10 @@ describe('serve with workers', () => {
             get(s, ca, `/kill-${i}`),
             new Promise<number>((r) => setTimeout(() => r(0), 5_000)),
           ]);
-          if (status === 200) completed++;
+          if (status === 200) {
+            completed++;
+            done.push(`/kill-${i}`);
+          }
         } catch {
           // The request on the killed worker's connection fails; it was never completed.
         }
@@ -100,17 +129,75 @@ describe('serve with workers', () => {
     stop = true;
     await loop;
 
-    await until(() => audited(s, '/kill-').length >= completed - 1);
-    const events = audited(s, '/kill-');
-    const paths = events.map((e) => e.path);
+    // An event is sent before its response's last byte: every response a client received whole is audited, the
+    // one cut off by the kill at most once more (its event may have left just before).
+    const missing = () => {
+      const seen = new Set(audited(s, '/kill-').map((e) => e.path));
+      return done.filter((p) => !seen.has(p));
+    };
+    await until(() => missing().length === 0, 10_000).catch(() => {});
+    expect(missing()).toEqual([]);
+    const paths = audited(s, '/kill-').map((e) => e.path);
     expect(new Set(paths).size).toBe(paths.length); // never twice
-    // A request whose response arrived just before the kill may not have had its event sent yet: at most one.
-    expect(paths.length).toBeGreaterThanOrEqual(completed - 1);
     expect(paths.length).toBeLessThanOrEqual(completed + 1);
 
     s.serve.kill('SIGTERM');
     expect(await s.serve.exit).toEqual({ code: 0, signal: null });
   }, 120_000);
+
+  it.skipIf(process.platform !== 'linux')(
+    'a worker SIGKILLed the instant its client has the whole response has already sent that audit event',
+    async () => {
+      const s = await startServeStack({ config: { workers: 2, admin: { listen: '127.0.0.1:0' } } });
+      stacks.push(s);
+      const adminPort = Number(s.serve.listening.admin_port);
+      const ca = await readFile(join(s.caDir, 'ca.crt'), 'utf8');
+      const { execFileSync } = await import('node:child_process');
+      const workerPids = () =>
+        execFileSync('pgrep', ['-P', String(s.serve.child.pid)])
+          .toString()
+          .trim()
+          .split('\n')
+          .map(Number);
+      const target = `localhost:${s.up.port}`;
+      for (let round = 0; round < 3; round++) {
+        // Both workers forked and listening (`/readyz` says `starting` until a worker is bound): killing the only
+        // bound one would close the shared socket until its replacement binds.
+        await until(
+          async () => workerPids().length === 2 && (await adminGet(adminPort, '/readyz')).status === 200,
+        );
+        const opened = await openTlsThrough(s.serve.port, target, { ca });
+        await opened.secure;
+        // The worker that accepted this connection: the one holding the proxy's end of it.
+        const owner = socketOwner(workerPids(), s.serve.port, opened.raw.localPort!);
+        expect(owner).toBeDefined();
+        const path = `/last-byte-${round}`;
+        let text = '';
+        let killed = false;
+        opened.tls.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+          const head = text.indexOf('\r\n\r\n');
+          const length = /\r\ncontent-length: *(\d+)/i.exec(text)?.[1];
+          if (killed || head < 0 || length === undefined) return;
+          if (Buffer.byteLength(text.slice(head + 4), 'latin1') < Number(length)) return;
+          // The whole response is here: kill its worker before anything else can run there.
+          killed = true;
+          process.kill(owner!, 'SIGKILL');
+        });
+        opened.tls.write(`GET ${path} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+        await until(() => killed);
+        opened.tls.destroy();
+        expect(text.startsWith('HTTP/1.1 200')).toBe(true);
+        await s.serve.waitForLog((r) => r.msg === 'worker died; restarting' && r.pid === owner, 20_000);
+        // Sent before the response's last byte, so the primary has it although the worker died at once.
+        await until(() => audited(s, path).length >= 1, 5_000).catch(() => {});
+        expect(audited(s, path).map((e) => e.status)).toEqual([200]);
+      }
+      s.serve.kill('SIGTERM');
+      expect(await s.serve.exit).toEqual({ code: 0, signal: null });
+    },
+    120_000,
+  );
 
   it('a second SIGTERM during the drain ends at once with exit 0', async () => {
     // A slow upstream keeps a request in flight, so the drain is still running when the second signal comes.

@@ -37,6 +37,8 @@ export type TestProxyOptions = Partial<Omit<StartProxyOptions, 'source' | 'ca'>>
   /** Shorthand for a static source. */
   readonly services?: StaticSourceOptions['services'];
   readonly secrets?: StaticSourceOptions['secrets'];
+  /** Called synchronously with each audit event as the proxy writes it. */
+  readonly onAudit?: (e: AuditEvent) => void;
 };
 
 export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestProxy> {
@@ -45,7 +47,7 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
   const waiters = new Set<() => void>();
   const source =
     opts.source ?? createStaticSource({ services: opts.services ?? [], secrets: opts.secrets ?? {} });
-  const { services: _s, secrets: _k, source: _src, ...rest } = opts;
+  const { services: _s, secrets: _k, source: _src, onAudit, ...rest } = opts;
   const proxy = await startProxy({
     workloadToken: WORKLOAD_TOKEN,
     upstreamCa: FIXTURE_CA_PEM,
@@ -56,6 +58,7 @@ export async function startTestProxy(opts: TestProxyOptions = {}): Promise<TestP
     ca: { dir: caDir },
     source,
     audit: (e) => {
+      onAudit?.(e);
       events.push(e);
       for (const w of waiters) w();
     },
