@@ -2,10 +2,12 @@
 // Starts one nginx upstream and agent, one proxy per entry script (e.g. the bin/clef-proxy of two worktrees), and
 // measures them in interleaved rounds: proxy CPU per request (utime+stime from /proc) and throughput, medians.
 // Environment: ROUNDS (4), SECS (4), C (32 connections), SCEN (small | download), CLIENT (undici | hey),
-// TRACE (a command run against the first proxy during the last round, PID replaced: `perf record -g -p PID`).
-// Every request carries ?expect=yes, so the upstream answers 403 to any request the credential did not reach.
+// TRACE (a command run against the first proxy during the last round, PID replaced: `perf record -g -p PID`),
+// DIRECT=1 (also measure the direct path each round and print each proxy's throughput as a share of it).
+// Every proxied request carries ?expect=yes, so the upstream answers 403 to any request the credential did not
+// reach (direct ones ?expect=no: the credential must not be there).
 import { spawn, spawnSync } from 'node:child_process';
-import { proxyConnector } from './lib/connectors.mjs';
+import { directConnector, proxyConnector } from './lib/connectors.mjs';
 import { runLoad } from './lib/load.mjs';
 import { cpuMicros, rssMiB } from './lib/proc-stats.mjs';
 import { startProxyChild, stopChild } from './lib/procs.mjs';
@@ -30,28 +32,36 @@ for (const entry of entries) {
   );
 }
 
+const direct = process.env.DIRECT === '1';
+const directRps = [];
+
+/** `p` undefined: the direct path (client straight to the upstream). */
 async function measure(p, ms) {
   if (client === 'hey') {
-    const proxyUrl = `http://bench:${env.workloadToken}@127.0.0.1:${p.port}`;
-    const c0 = cpuMicros(p.child.pid);
-    const args = ['-z', `${ms / 1000}s`, '-c', String(c), '-disable-compression', '-x', proxyUrl];
-    const r = spawnSync('hey', [...args, `${env.nativeOrigin}${path}?expect=yes`], { encoding: 'utf8' });
+    const c0 = p ? cpuMicros(p.child.pid) : 0;
+    const args = ['-z', `${ms / 1000}s`, '-c', String(c), '-disable-compression'];
+    if (p) args.push('-x', `http://bench:${env.workloadToken}@127.0.0.1:${p.port}`);
+    const r = spawnSync('hey', [...args, `${env.nativeOrigin}${path}?expect=${p ? 'yes' : 'no'}`], {
+      encoding: 'utf8',
+    });
     const ok = Number(/\[200\]\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
-    return { rps, us: (cpuMicros(p.child.pid) - c0) / ok };
+    return { rps, us: p ? (cpuMicros(p.child.pid) - c0) / ok : 0 };
   }
   const r = await runLoad({
-    connector: proxyConnector({ proxyPort: p.port, authorization: env.authorization, ca: env.proxyCa() }),
+    connector: p
+      ? proxyConnector({ proxyPort: p.port, authorization: env.authorization, ca: env.proxyCa() })
+      : directConnector({ ca: env.fixtureCa }),
     origin: env.origin,
     concurrency: c,
     durationMs: ms,
     warmupMs: 500,
     method: 'GET',
-    path: `${path}?expect=yes`,
-    pids: { proxy: p.child.pid },
+    path: `${path}?expect=${p ? 'yes' : 'no'}`,
+    pids: p ? { proxy: p.child.pid } : {},
   });
   if (r.errors) console.log(`errors: ${r.errors}`);
-  return { rps: r.rps, us: r.proxy_cpu_us_per_req };
+  return { rps: r.rps, us: p ? r.proxy_cpu_us_per_req : 0 };
 }
 
 const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -65,6 +75,11 @@ try {
           stdio: 'inherit',
         })
       : undefined;
+    if (direct) {
+      const d = await measure(undefined, secs * 1000);
+      directRps.push(d.rps);
+      console.log(`round ${i} direct: ${Math.round(d.rps)} req/s`);
+    }
     for (let k = 0; k < proxies.length; k++) {
       const r = await measure(proxies[k], secs * 1000);
       if (tracer && k === 0) {
@@ -80,8 +95,11 @@ try {
   }
   for (let k = 0; k < proxies.length; k++) {
     const us = Math.round(median(results[k].map((r) => r.us)));
+    const share = direct
+      ? `, ${Math.round(median(results[k].map((r, i) => (100 * r.rps) / directRps[i])))} % of direct (median of rounds)`
+      : '';
     console.log(
-      `${entries[k]}: median ${us} µs/req, ${Math.round(median(results[k].map((r) => r.rps)))} req/s`,
+      `${entries[k]}: median ${us} µs/req, ${Math.round(median(results[k].map((r) => r.rps)))} req/s${share}`,
     );
   }
 } finally {
