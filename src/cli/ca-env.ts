@@ -5,7 +5,7 @@
  */
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { proxyUrlProblem } from '../config/schema.js';
+import { proxyUrlProblem } from '../config/text-values.js';
 import { ExitCode, StartupError } from '../exit-codes.js';
 import { CA_CERT_FILE, type CaMaterial, loadOrCreateCa } from '../tls/ca-store.js';
 import { buildTrustBundle, writeBundleAtomic } from '../tls/trust-bundle.js';

@@ -11,8 +11,8 @@ import { isLoopbackHost } from '../net/loopback.js';
 import { parseNoProxy } from '../net/no-proxy.js';
 import { expandHeaderValue } from './audit-fields.js';
 import type { Env } from './env.js';
-import { agentUrlProblem, normalizeAgentUrl, proxyUrlProblem } from './schema.js';
 import { formatPath } from './summarize.js';
+import { agentUrlProblem, normalizeAgentUrl, proxyUrlProblem } from './text-values.js';
 import type { AuditSettings, ProxyConfig, UpstreamProxySettings } from './types.js';
 
 /** SPEC §8 default drain outside Lambda. */

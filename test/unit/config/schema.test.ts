@@ -6,7 +6,7 @@ import {
   normalizeAgentUrl,
   parseListen,
   proxyUrlProblem,
-} from '../../../src/config/schema.js';
+} from '../../../src/config/text-values.js';
 import { DEFAULT_AGENT, DEFAULT_LIMITS } from '../../../src/config/types.js';
 
 const L = { listen: '127.0.0.1:0' } as const;
