@@ -4,10 +4,12 @@
 // Environment: ROUNDS (4), SECS (4), C (32 connections), SCEN (small | download), CLIENT (undici | hey),
 // TRACE (a command run against the first proxy during the last round, PID replaced: `perf record -g -p PID`),
 // DIRECT=1 (also measure the direct path each round and print each proxy's throughput as a share of it).
+// SCEN=h2: C concurrent streams on one HTTP/2 connection to the HTTP/2 upstream (undici client setting ignored).
 // Every proxied request carries ?expect=yes, so the upstream answers 403 to any request the credential did not
 // reach (direct ones ?expect=no: the credential must not be there).
 import { spawn, spawnSync } from 'node:child_process';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
+import { round as h2Round } from './lib/h2-streams.mjs';
 import { runLoad } from './lib/load.mjs';
 import { cpuMicros, rssMiB } from './lib/proc-stats.mjs';
 import { startProxyChild, stopChild } from './lib/procs.mjs';
@@ -19,7 +21,8 @@ const secs = Number(process.env.SECS ?? 4);
 const c = Number(process.env.C ?? 32);
 const client = process.env.CLIENT ?? 'undici';
 const path = process.env.SCEN === 'download' ? '/download' : '/small';
-const env = await setUp('nginx', 'file', client === 'hey');
+const h2 = process.env.SCEN === 'h2';
+const env = await setUp('nginx', 'file', client === 'hey', false, h2);
 const proxies = [];
 for (const entry of entries) {
   proxies.push(
@@ -37,6 +40,17 @@ const directRps = [];
 
 /** `p` undefined: the direct path (client straight to the upstream). */
 async function measure(p, ms) {
+  if (h2) {
+    const alpn = ['h2'];
+    const connector = p
+      ? proxyConnector({ proxyPort: p.port, authorization: env.authorization, ca: env.proxyCa(), alpn })
+      : directConnector({ ca: env.fixtureCa, alpn });
+    const c0 = p ? cpuMicros(p.child.pid) : 0;
+    const settings = { streams: c, durationMs: ms, warmupMs: 500 };
+    const rps = await h2Round(connector, env.h2Upstream.port, settings, p ? 'yes' : 'no');
+    // CPU over warm-up and window alike; the request count is the window's, so this slightly overstates it.
+    return { rps, us: p ? (cpuMicros(p.child.pid) - c0) / (rps * ((ms + 500) / 1000)) : 0 };
+  }
   if (client === 'hey') {
     const c0 = p ? cpuMicros(p.child.pid) : 0;
     const args = ['-z', `${ms / 1000}s`, '-c', String(c), '-disable-compression'];

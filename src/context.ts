@@ -18,6 +18,8 @@ export interface ProxyContext {
   readonly limits: Limits;
   readonly source: CredentialSource;
   readonly audit: AuditSink;
+  /** Forwarded requests are audited before their response's last bytes leave (`StartProxyOptions`). */
+  readonly auditBeforeLastByte: boolean;
   readonly logger: Logger;
   readonly pool: UpstreamPool;
   /** Which protocol each upstream route speaks, and its HTTP/2 sessions. */

@@ -58,6 +58,13 @@ export interface StartProxyOptions {
   readonly upstreamCa?: string | readonly string[];
   /** An audit sink, or a function receiving each event. Default: events are dropped. */
   readonly audit?: AuditSink | ((event: AuditEvent) => void);
+  /**
+   * Write each forwarded request's audit event before the last bytes of its response leave, instead of once the
+   * response has been flushed: a process killed the moment its client has a whole response has already handed the
+   * event to its sink. On with `worker` (the IPC sink to the primary); it adds the sink's work to each response's
+   * latency, so it is off by default (docs/audit.md).
+   */
+  readonly auditBeforeLastByte?: boolean;
   readonly limits?: Partial<Limits>;
   readonly logger?: Logger;
   /**
@@ -167,6 +174,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     limits,
     source: options.source,
     audit: tally ? observingSink(sink, tally) : sink,
+    auditBeforeLastByte: options.auditBeforeLastByte ?? options.worker !== undefined,
     logger,
     pool,
     upstreams: buildUpstreams(limits, pool),

@@ -36,7 +36,7 @@ function get(session) {
 }
 
 /** One path, one round: requests/s over `durationMs` after `warmupMs`. */
-async function round(connector, port, o, want) {
+export async function round(connector, port, o, want) {
   const session = await openSession(connector, port);
   const start = Date.now() + o.warmupMs;
   const stop = start + o.durationMs;

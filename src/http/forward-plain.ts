@@ -148,7 +148,7 @@ async function forwardOne(
     path: split.path,
     rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-    onOutcome: audit,
+    ...(ctx.auditBeforeLastByte ? { onOutcome: audit } : {}),
   });
   audit(outcome);
 }

@@ -100,7 +100,7 @@ async function pipeline(
 
   const decision = prepared.service ? 'inject' : 'forward';
   const id = requestIdentity(requestId, method, prepared);
-  // Audited as soon as the outcome is known, before the stream's last frame goes out (relay.ts `report`).
+  // With `auditBeforeLastByte`, audited before the stream's last frame goes out (relay.ts `report`).
   const audit = reportOnce((outcome) =>
     ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
   );
@@ -117,7 +117,7 @@ async function pipeline(
       }),
       ctx.limits.upstreamResponseTimeoutMs,
       ctx.pool.route(target, 'https').viaUpstreamProxy,
-      audit,
+      ctx.auditBeforeLastByte ? audit : undefined,
     ),
   );
 }

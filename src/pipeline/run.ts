@@ -64,8 +64,8 @@ async function pipeline(
 
   const decision = prepared.service ? 'inject' : 'forward';
   const id = requestIdentity(requestId, method, prepared);
-  // Audited the moment the outcome is known, before the response's last bytes go out (forward.ts `onOutcome`);
-  // the await covers the paths that end without telling it.
+  // With `auditBeforeLastByte`, audited the moment the outcome is known, before the response's last bytes go out
+  // (forward.ts `onOutcome`); else, and on the paths that end without telling it, once forward() settles.
   const audit = reportOnce((outcome) =>
     ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
   );
@@ -78,7 +78,7 @@ async function pipeline(
     path: prepared.path,
     rawHeaders: prepared.rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-    onOutcome: audit,
+    ...(ctx.auditBeforeLastByte ? { onOutcome: audit } : {}),
   };
   // A route known to speak HTTP/1.1 goes straight on; a new one, or an HTTP/2 one, finds its protocol first.
   audit(

@@ -26,10 +26,11 @@ export interface ForwardArgs {
   readonly rawHeaders: readonly string[];
   readonly responseTimeoutMs: number;
   /**
-   * Told the outcome synchronously as soon as it is known, before the response's last bytes are handed to the
-   * client's socket: an audit event written here is on its way (with `workers`, in the IPC pipe to the primary)
-   * before the client can see the response complete, so a process killed at that moment loses no event for a
-   * response the client received whole. Called at most once; the returned promise carries the same outcome.
+   * When given, the exchange settles as soon as the upstream response is complete, and this is told the outcome
+   * synchronously, before the response's last bytes are handed to the client's socket: an audit event written here
+   * is on its way (with `workers`, in the IPC pipe to the primary) before the client can see the response
+   * complete, so a process killed at that moment loses no event for a response the client received whole. Called
+   * at most once; the returned promise carries the same outcome.
    */
   readonly onOutcome?: (outcome: ForwardOutcome) => void;
 }
@@ -204,11 +205,12 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       },
       onComplete() {
         if (handler.route !== undefined) handler.route.served++;
-        // Settled (and so audited) before `end()`: the last body chunk is still corked in this tick (Node's
-        // ServerResponse holds every write until the next tick) and `end()` writes the chunked terminator, so no
-        // byte that completes the response has reached the client yet. A client that goes away while the
-        // response's tail is still being flushed is therefore audited as served, not as `client_aborted`.
-        settle();
+        // With `onOutcome`, settled (and so audited) before `end()`: the last body chunk is still corked in this
+        // tick (Node's ServerResponse holds every write until the next tick) and `end()` writes the chunked
+        // terminator, so no byte that completes the response has reached the client yet. A client that goes
+        // away while the response's tail is still being flushed is then audited as served, not `client_aborted`.
+        // Without it, the response's 'finish' settles.
+        if (args.onOutcome !== undefined) settle();
         res.end();
         // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). The
         // client's remaining body must still be read (and dropped, as Node does for a response sent before its

@@ -41,8 +41,9 @@ export type OpenCall = (events: CallEvents) => Promise<UpstreamCall>;
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
- * `viaUpstreamProxy`: the route's, audited also when the call never opens. `report` is told the outcome
- * synchronously when it is known, before the response's last bytes reach the client (forward.ts `onOutcome`).
+ * `viaUpstreamProxy`: the route's, audited also when the call never opens. `report`, when given, makes the relay
+ * settle as soon as the upstream response is complete and is told the outcome synchronously, before the response's
+ * last bytes reach the client (forward.ts `onOutcome`).
  */
 export function relay(
   client: ClientSide,
@@ -98,8 +99,8 @@ export function relay(
         return settle();
       }
       status = res.status;
-      // Body chunks are held (corked) until the next turn of the event loop, past the body's 'end', which comes a
-      // tick after its last chunk: so the outcome is reported before the last chunk leaves (see onEnd).
+      // With `report`, body chunks are held (corked) until the next turn of the event loop, past the body's 'end',
+      // which comes a tick after its last chunk: so the outcome is reported before the last chunk leaves (onEnd).
       let corked = false;
       const uncork = () => {
         corked = false;
@@ -107,7 +108,7 @@ export function relay(
       };
       res.body.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
-        if (corked) return;
+        if (corked || report === undefined) return;
         corked = true;
         sink.cork();
         setImmediate(uncork);
@@ -127,8 +128,9 @@ export function relay(
     const onEnd = () => {
       if (settled || responseSink === undefined) return;
       const sink = responseSink;
-      // Reported before the end goes out; the call is complete, so it is left to its pool.
-      settle(false);
+      // With `report`, settled before the end goes out; the call is complete, so it is left to its pool. Without
+      // it, the client side's settle callback ('finish', or the stream closing) settles.
+      if (report !== undefined) settle(false);
       sink.end();
     };
 

@@ -1,6 +1,7 @@
 /**
- * A request's audit event is written before the last byte of its response leaves the proxy (issue 14: a worker
- * killed under load loses no audit event for a response its client received whole). The test proxy runs in this
+ * With `auditBeforeLastByte` (on in every `workers` process), a request's audit event is written before the last
+ * byte of its response leaves the proxy (issue 14: a worker killed under load loses no audit event for a response
+ * its client received whole). The test proxy runs in this
  * process, so at the moment its audit sink is called the client cannot have read anything the proxy has not yet
  * handed to the kernel: the client's count of bytes read for that response, taken inside the sink, must be short
  * of the whole response. Checked for an HTTP/1.1 upstream (Content-Length and chunked), an HTTP/2 upstream behind
@@ -29,6 +30,7 @@ async function proxyFor(target: string, readNow: () => number) {
     await startTestProxy({
       services: [{ name: 'svc', hosts: [target], auth: { type: 'bearer', secret: 'KEY' } }],
       secrets: { KEY: 'order-secret' },
+      auditBeforeLastByte: true,
       onAudit: (e: AuditEvent) => {
         if (e.event === 'request') atAudit.push(readNow());
       },
