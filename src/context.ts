@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { CredentialSource } from './agent/source.js';
 import type { AuditSink } from './audit/sink.js';
+import type { TurnBarrier } from './audit/turn-barrier.js';
 import type { Limits } from './config/types.js';
 import type { ConnTracker } from './lifecycle/conn-tracker.js';
 import type { Logger } from './log/logger.js';
@@ -18,8 +19,8 @@ export interface ProxyContext {
   readonly limits: Limits;
   readonly source: CredentialSource;
   readonly audit: AuditSink;
-  /** Forwarded requests are audited before their response's last bytes leave (`StartProxyOptions`). */
-  readonly auditBeforeLastByte: boolean;
+  /** Set: forwarded requests are audited before their response's last bytes leave (`StartProxyOptions`). */
+  readonly auditBarrier: TurnBarrier | undefined;
   readonly logger: Logger;
   readonly pool: UpstreamPool;
   /** Which protocol each upstream route speaks, and its HTTP/2 sessions. */

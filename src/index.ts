@@ -12,6 +12,8 @@ export { createAuditSink } from './audit/create-sink.js';
 export type { AuditEvent, DenyEvent, RequestEvent, TunnelEvent } from './audit/events.js';
 export type { AuditSink } from './audit/sink.js';
 export { fromFunction } from './audit/sink.js';
+export type { TurnBarrier } from './audit/turn-barrier.js';
+export { createTurnBarrier } from './audit/turn-barrier.js';
 export type { BinaryCommand, BinaryPathOptions } from './binary-path.js';
 export { binaryPath, platformPackageName } from './binary-path.js';
 export type { Limits } from './config/types.js';

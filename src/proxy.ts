@@ -9,6 +9,7 @@ import { AdminListenError, type AdminServer, startAdminServer } from './admin/se
 import type { CredentialSource } from './agent/source.js';
 import type { AuditEvent } from './audit/events.js';
 import { type AuditSink, fromFunction, nullSink } from './audit/sink.js';
+import { createTurnBarrier, type TurnBarrier } from './audit/turn-barrier.js';
 import type { Limits, ListenAddress } from './config/types.js';
 import { handleConnection } from './connect/front-door.js';
 import { listen } from './connect/listener.js';
@@ -61,10 +62,11 @@ export interface StartProxyOptions {
   /**
    * Write each forwarded request's audit event before the last bytes of its response leave, instead of once the
    * response has been flushed: a process killed the moment its client has a whole response has already handed the
-   * event to its sink. On with `worker` (the IPC sink to the primary); it adds the sink's work to each response's
-   * latency, so it is off by default (docs/audit.md).
+   * event to its sink. Each response's final writes wait for the end of the event-loop turn; a {@link TurnBarrier}
+   * shared with the sink lets it hand on the turn's events together first (the `workers` IPC sink). On with
+   * `worker`; off by default, as it adds that wait to each response (docs/audit.md).
    */
-  readonly auditBeforeLastByte?: boolean;
+  readonly auditBeforeLastByte?: boolean | TurnBarrier;
   readonly limits?: Partial<Limits>;
   readonly logger?: Logger;
   /**
@@ -133,6 +135,11 @@ function parseListen(listen: StartProxyOptions['listen']): ListenAddress {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+function turnBarrier(option: boolean | TurnBarrier): TurnBarrier | undefined {
+  if (option === false) return undefined;
+  return option === true ? createTurnBarrier() : option;
+}
+
 function toSink(audit: StartProxyOptions['audit']): AuditSink {
   if (audit === undefined) return nullSink;
   return typeof audit === 'function' ? fromFunction(audit) : audit;
@@ -174,7 +181,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     limits,
     source: options.source,
     audit: tally ? observingSink(sink, tally) : sink,
-    auditBeforeLastByte: options.auditBeforeLastByte ?? options.worker !== undefined,
+    auditBarrier: turnBarrier(options.auditBeforeLastByte ?? options.worker !== undefined),
     logger,
     pool,
     upstreams: buildUpstreams(limits, pool),

@@ -2,16 +2,17 @@
  * Audit "exactly once" with several worker processes (issue 14, `workers`): a worker does not own an audit
  * destination. Its sink forwards each event over the cluster IPC channel to the primary, which owns the one set of
  * sinks (a rotating file with several writers would corrupt; a webhook would get N connections and N queues). The
- * primary side is {@link receiveAuditEvents}. `flush()` resolves once every event sent so far has been handed to
- * the channel, so a worker that drains and then exits has lost nothing it audited.
+ * primary side is {@link receiveAuditEvents}. `flush()` resolves once every event written so far has been handed
+ * to the channel, so a worker that drains and then exits has lost nothing it audited.
  */
 import type { AuditEvent } from '../audit/events.js';
 import type { AuditSink } from '../audit/sink.js';
+import type { TurnBarrier } from '../audit/turn-barrier.js';
 
-/** The IPC message that carries one event. */
+/** The IPC message that carries the events of one turn of the worker's event loop. */
 export interface AuditMessage {
   readonly type: 'clef-audit';
-  readonly event: AuditEvent;
+  readonly events: readonly AuditEvent[];
 }
 
 /** The part of a process (or a cluster `Worker`) the sink and the receiver use. */
@@ -20,8 +21,16 @@ export interface IpcChannel {
   readonly connected?: boolean;
 }
 
-/** A worker's sink: every event goes to the primary. `onDrop` is told of events the channel refused. */
-export function createIpcAuditSink(channel: IpcChannel, onDrop: () => void = () => {}): AuditSink {
+/**
+ * A worker's sink: every event goes to the primary. `onDrop` is told of events the channel refused. With a
+ * `barrier`, the events of one turn go as one message when it releases (before the writes it holds); without, each
+ * goes at once in its own.
+ */
+export function createIpcAuditSink(
+  channel: IpcChannel,
+  onDrop: (n: number) => void = () => {},
+  barrier?: TurnBarrier,
+): AuditSink {
   let pending = 0;
   let waiters: Array<() => void> = [];
   const settle = () => {
@@ -34,22 +43,41 @@ export function createIpcAuditSink(channel: IpcChannel, onDrop: () => void = () 
   };
   const flush = () =>
     pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
+  const send = (events: AuditEvent[]) => {
+    if (channel.connected === false) return onDrop(events.length);
+    pending++;
+    try {
+      channel.send({ type: 'clef-audit', events } satisfies AuditMessage, (err) => {
+        if (err) onDrop(events.length);
+        settle();
+      });
+    } catch {
+      onDrop(events.length);
+      settle();
+    }
+  };
+  let batch: AuditEvent[] = [];
+  const sendBatch = () => {
+    if (batch.length === 0) return;
+    const events = batch;
+    batch = [];
+    send(events);
+  };
+  barrier?.beforeRelease(sendBatch);
   return {
     write(event) {
-      if (channel.connected === false) return onDrop();
-      pending++;
-      try {
-        channel.send({ type: 'clef-audit', event } satisfies AuditMessage, (err) => {
-          if (err) onDrop();
-          settle();
-        });
-      } catch {
-        onDrop();
-        settle();
-      }
+      if (barrier === undefined) return send([event]);
+      batch.push(event);
+      barrier.touch();
     },
-    flush,
-    close: flush,
+    flush() {
+      sendBatch();
+      return flush();
+    },
+    close() {
+      sendBatch();
+      return flush();
+    },
   };
 }
 
@@ -59,7 +87,7 @@ export function isAuditMessage(message: unknown): message is AuditMessage {
     typeof message === 'object' &&
     message !== null &&
     (message as { type?: unknown }).type === 'clef-audit' &&
-    typeof (message as { event?: unknown }).event === 'object'
+    Array.isArray((message as { events?: unknown }).events)
   );
 }
 
@@ -72,7 +100,7 @@ export function receiveAuditEvents(
   sink: AuditSink,
 ): () => void {
   const onMessage = (m: unknown) => {
-    if (isAuditMessage(m)) sink.write(m.event);
+    if (isAuditMessage(m)) for (const event of m.events) sink.write(event);
   };
   worker.on('message', onMessage);
   return () => worker.off('message', onMessage);

@@ -9,6 +9,7 @@ import cluster from 'node:cluster';
 import { createAgentSource } from '../agent/agent-source.js';
 import type { CountingAuditSink } from '../audit/create-sink.js';
 import { createSwappableSink } from '../audit/swappable-sink.js';
+import { createTurnBarrier } from '../audit/turn-barrier.js';
 import { reloadConfig } from '../cli/reload.js';
 import type { Env } from '../config/env.js';
 import { resolveServe } from '../config/resolve.js';
@@ -55,7 +56,16 @@ export async function runWorker(args: WorkerArgs, env: Env): Promise<ExitCodeVal
   const settings = resolveServe(config, env, flags);
   const logger = createLogger(config.logLevel).child({ worker: cluster.worker?.id });
   let dropped = 0;
-  const ipc = createIpcAuditSink(process as unknown as IpcChannel, () => dropped++);
+  // One barrier for the sink and the proxy: a turn's events go to the primary in one message, before the writes that
+  // complete their responses (audit/turn-barrier.ts).
+  const barrier = createTurnBarrier();
+  const ipc = createIpcAuditSink(
+    process as unknown as IpcChannel,
+    (n) => {
+      dropped += n;
+    },
+    barrier,
+  );
   const counting: CountingAuditSink = { ...ipc, stats: () => ({ written: 0, dropped, queued: 0 }) };
   const audit = createSwappableSink(counting, 'ipc');
   const unguard = guardProcess(logger);
@@ -83,6 +93,7 @@ export async function runWorker(args: WorkerArgs, env: Env): Promise<ExitCodeVal
       },
       upstreamCa: args.upstreamCa,
       audit,
+      auditBeforeLastByte: barrier,
       limits: config.limits,
       egress: config.egress,
       logger,

@@ -148,7 +148,7 @@ async function forwardOne(
     path: split.path,
     rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-    ...(ctx.auditBeforeLastByte ? { onOutcome: audit } : {}),
+    ...(ctx.auditBarrier ? { onOutcome: audit, barrier: ctx.auditBarrier } : {}),
   });
   audit(outcome);
 }

@@ -100,7 +100,7 @@ async function pipeline(
 
   const decision = prepared.service ? 'inject' : 'forward';
   const id = requestIdentity(requestId, method, prepared);
-  // With `auditBeforeLastByte`, audited before the stream's last frame goes out (relay.ts `report`).
+  // With an audit barrier, audited before the stream's last frame goes out (relay.ts `report`).
   const audit = reportOnce((outcome) =>
     ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
   );
@@ -117,7 +117,7 @@ async function pipeline(
       }),
       ctx.limits.upstreamResponseTimeoutMs,
       ctx.pool.route(target, 'https').viaUpstreamProxy,
-      ctx.auditBeforeLastByte ? audit : undefined,
+      ctx.auditBarrier ? { report: audit, barrier: ctx.auditBarrier } : undefined,
     ),
   );
 }

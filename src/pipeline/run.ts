@@ -64,7 +64,7 @@ async function pipeline(
 
   const decision = prepared.service ? 'inject' : 'forward';
   const id = requestIdentity(requestId, method, prepared);
-  // With `auditBeforeLastByte`, audited the moment the outcome is known, before the response's last bytes go out
+  // With an audit barrier, audited the moment the outcome is known, before the response's last bytes go out
   // (forward.ts `onOutcome`); else, and on the paths that end without telling it, once forward() settles.
   const audit = reportOnce((outcome) =>
     ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
@@ -78,7 +78,7 @@ async function pipeline(
     path: prepared.path,
     rawHeaders: prepared.rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-    ...(ctx.auditBeforeLastByte ? { onOutcome: audit } : {}),
+    ...(ctx.auditBarrier ? { onOutcome: audit, barrier: ctx.auditBarrier } : {}),
   };
   // A route known to speak HTTP/1.1 goes straight on; a new one, or an HTTP/2 one, finds its protocol first.
   audit(

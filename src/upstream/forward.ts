@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
+import type { TurnBarrier } from '../audit/turn-barrier.js';
 import type { AuditReason } from '../errors.js';
 import { ProxyError } from '../errors.js';
 import { sendError } from '../http/send-error.js';
@@ -33,6 +34,8 @@ export interface ForwardArgs {
    * at most once; the returned promise carries the same outcome.
    */
   readonly onOutcome?: (outcome: ForwardOutcome) => void;
+  /** With `onOutcome`: the response's writes and its end wait for this barrier, which releases after the sink. */
+  readonly barrier?: TurnBarrier;
 }
 
 export interface ForwardOutcome {
@@ -177,6 +180,14 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       settle();
     };
 
+    // With a barrier, the response's writes of a turn are corked until it releases (after the sink has handed on
+    // the turn's events), and so is its end.
+    const barrier = args.onOutcome === undefined ? undefined : args.barrier;
+    let holding = false;
+    const release = () => {
+      holding = false;
+      res.uncork();
+    };
     let resumeUp: (() => void) | undefined;
     const onDrain = () => resumeUp?.();
     const handler: RouteHandler & { reused: boolean } = {
@@ -199,19 +210,24 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       },
       onData(chunk: Buffer) {
         bytesOut += chunk.length;
+        if (barrier !== undefined && !holding) {
+          holding = true;
+          res.cork();
+          barrier.hold(release);
+        }
         if (res.write(chunk)) return true;
         res.once('drain', onDrain);
         return false;
       },
       onComplete() {
         if (handler.route !== undefined) handler.route.served++;
-        // With `onOutcome`, settled (and so audited) before `end()`: the last body chunk is still corked in this
-        // tick (Node's ServerResponse holds every write until the next tick) and `end()` writes the chunked
-        // terminator, so no byte that completes the response has reached the client yet. A client that goes
-        // away while the response's tail is still being flushed is then audited as served, not `client_aborted`.
-        // Without it, the response's 'finish' settles.
+        // With `onOutcome`, settled (and so audited) now, and the end — which flushes everything corked — waits for
+        // the barrier: no byte that completes the response reaches the client before the event has been handed on.
+        // A client that goes away while the response's tail is still being flushed is then audited as served, not
+        // `client_aborted`. Without it, the response's 'finish' settles.
         if (args.onOutcome !== undefined) settle();
-        res.end();
+        if (barrier !== undefined) barrier.hold(() => res.end());
+        else res.end();
         // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). The
         // client's remaining body must still be read (and dropped, as Node does for a response sent before its
         // body) or the client connection stalls and its next request never starts.

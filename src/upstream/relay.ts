@@ -6,6 +6,7 @@
  * after its head, and the upstream call aborted when the client goes away (SPEC §6 Upstream, §10).
  */
 import type { Readable, Writable } from 'node:stream';
+import type { TurnBarrier } from '../audit/turn-barrier.js';
 import type { AuditReason, ProxyErrorCode } from '../errors.js';
 import { ProxyError } from '../errors.js';
 import { stripHeaders } from '../pipeline/strip.js';
@@ -41,17 +42,18 @@ export type OpenCall = (events: CallEvents) => Promise<UpstreamCall>;
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
- * `viaUpstreamProxy`: the route's, audited also when the call never opens. `report`, when given, makes the relay
- * settle as soon as the upstream response is complete and is told the outcome synchronously, before the response's
- * last bytes reach the client (forward.ts `onOutcome`).
+ * `viaUpstreamProxy`: the route's, audited also when the call never opens. `early`, when given, makes the relay
+ * settle as soon as the upstream response is complete and tells `report` the outcome synchronously; the response's
+ * writes and its end wait for `barrier`, which releases after the sink (forward.ts `onOutcome`).
  */
 export function relay(
   client: ClientSide,
   open: OpenCall,
   responseTimeoutMs: number,
   viaUpstreamProxy: boolean,
-  report?: (outcome: ForwardOutcome) => void,
+  early?: { readonly report: (outcome: ForwardOutcome) => void; readonly barrier: TurnBarrier },
 ): Promise<ForwardOutcome> {
+  const report = early?.report;
   return new Promise<ForwardOutcome>((resolve) => {
     let bytesIn = 0;
     let bytesOut = 0;
@@ -99,8 +101,8 @@ export function relay(
         return settle();
       }
       status = res.status;
-      // With `report`, body chunks are held (corked) until the next turn of the event loop, past the body's 'end',
-      // which comes a tick after its last chunk: so the outcome is reported before the last chunk leaves (onEnd).
+      // With `early`, a turn's body chunks are held (corked) until the barrier releases, which is past the body's
+      // 'end' (a tick after its last chunk): so the outcome is reported before the last chunk leaves (onEnd).
       let corked = false;
       const uncork = () => {
         corked = false;
@@ -108,10 +110,10 @@ export function relay(
       };
       res.body.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
-        if (corked || report === undefined) return;
+        if (corked || early === undefined) return;
         corked = true;
         sink.cork();
-        setImmediate(uncork);
+        early.barrier.hold(uncork);
       });
       res.body.once('end', () => {
         // The upstream answered before the whole request body arrived (an early 401/413): stop sending it and
@@ -128,10 +130,11 @@ export function relay(
     const onEnd = () => {
       if (settled || responseSink === undefined) return;
       const sink = responseSink;
-      // With `report`, settled before the end goes out; the call is complete, so it is left to its pool. Without
-      // it, the client side's settle callback ('finish', or the stream closing) settles.
-      if (report !== undefined) settle(false);
-      sink.end();
+      // With `early`, settled now and the end waits for the barrier; the call is complete, so it is left to its
+      // pool. Without it, the client side's settle callback ('finish', or the stream closing) settles.
+      if (early === undefined) return void sink.end();
+      settle(false);
+      early.barrier.hold(() => sink.end());
     };
 
     const onError = (err: Error) => {
