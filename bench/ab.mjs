@@ -4,6 +4,7 @@
 // Environment: ROUNDS (4), SECS (4), C (32 connections), SCEN (small | download), CLIENT (undici | hey),
 // TRACE (a command run against the first proxy during the last round, PID replaced: `perf record -g -p PID`),
 // DIRECT=1 (also measure the direct path each round and print each proxy's throughput as a share of it).
+// BENCH_PROXY_CONFIG with "workers": CPU is summed over the primary and its workers.
 // SCEN=h2: C concurrent streams on one HTTP/2 connection to the HTTP/2 upstream (undici client setting ignored).
 // Every proxied request carries ?expect=yes, so the upstream answers 403 to any request the credential did not
 // reach (direct ones ?expect=no: the credential must not be there).
@@ -11,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
 import { round as h2Round } from './lib/h2-streams.mjs';
 import { runLoad } from './lib/load.mjs';
-import { cpuMicros, rssMiB } from './lib/proc-stats.mjs';
+import { cpuMicros as ownCpuMicros, rssMiB, treeCpuMicros } from './lib/proc-stats.mjs';
 import { startProxyChild, stopChild } from './lib/procs.mjs';
 import { setUp } from './lib/setup.mjs';
 
@@ -22,6 +23,9 @@ const c = Number(process.env.C ?? 32);
 const client = process.env.CLIENT ?? 'undici';
 const path = process.env.SCEN === 'download' ? '/download' : '/small';
 const h2 = process.env.SCEN === 'h2';
+// With `workers` in BENCH_PROXY_CONFIG the CPU is the whole process tree's (the primary and its workers).
+const tree = /"workers"/.test(process.env.BENCH_PROXY_CONFIG ?? '');
+const cpuMicros = tree ? treeCpuMicros : ownCpuMicros;
 const env = await setUp('nginx', 'file', client === 'hey', false, h2);
 const proxies = [];
 for (const entry of entries) {
@@ -72,7 +76,7 @@ async function measure(p, ms) {
     warmupMs: 500,
     method: 'GET',
     path: `${path}?expect=${p ? 'yes' : 'no'}`,
-    pids: p ? { proxy: p.child.pid } : {},
+    pids: p ? { proxy: p.child.pid, proxyTree: tree } : {},
   });
   if (r.errors) console.log(`errors: ${r.errors}`);
   return { rps: r.rps, us: p ? r.proxy_cpu_us_per_req : 0 };
