@@ -41,7 +41,7 @@ export function createIpcAuditSink(
       for (const fn of w) fn();
     }
   };
-  const flush = () =>
+  const sent = () =>
     pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
   const send = (events: AuditEvent[]) => {
     if (channel.connected === false) return onDrop(events.length);
@@ -64,20 +64,18 @@ export function createIpcAuditSink(
     send(events);
   };
   barrier?.beforeRelease(sendBatch);
+  const flush = () => {
+    sendBatch();
+    return sent();
+  };
   return {
     write(event) {
       if (barrier === undefined) return send([event]);
       batch.push(event);
       barrier.touch();
     },
-    flush() {
-      sendBatch();
-      return flush();
-    },
-    close() {
-      sendBatch();
-      return flush();
-    },
+    flush,
+    close: flush,
   };
 }
 

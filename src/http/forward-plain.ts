@@ -10,16 +10,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServiceIndex } from '../agent/source.js';
-import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
+import { deniedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import type { ProxyErrorCode } from '../errors.js';
 import { type WildcardHost, wildcardSuffixKeys } from '../net/host-pattern.js';
 import { type HostPort, parseHostPort } from '../net/host-port.js';
 import type { HostSet } from '../net/host-set.js';
+import { forwardedAudit } from '../pipeline/audit-forwarded.js';
 import { authenticate } from '../pipeline/authenticate.js';
 import { decideTarget } from '../pipeline/decide-target.js';
 import { stripHeaders } from '../pipeline/strip.js';
-import { forward, reportOnce } from '../upstream/forward.js';
+import { forward } from '../upstream/forward.js';
 import { createInnerServer } from './inner-server.js';
 import { sendError } from './send-error.js';
 import { trackedHandler } from './tracked-handler.js';
@@ -136,9 +137,7 @@ async function forwardOne(
       'Host',
       target.kind === 'ipv6' ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`,
     );
-  const audit = reportOnce((outcome) =>
-    ctx.audit.write(forwardedRequestEvent(conn, target, id, 'forward', outcome, start)),
-  );
+  const { audit, early } = forwardedAudit(ctx, conn, target, id, 'forward', start);
   const outcome = await forward({
     pool: ctx.pool,
     req,
@@ -148,7 +147,7 @@ async function forwardOne(
     path: split.path,
     rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-    ...(ctx.auditBarrier ? { onOutcome: audit, barrier: ctx.auditBarrier } : {}),
+    early,
   });
   audit(outcome);
 }

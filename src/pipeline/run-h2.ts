@@ -4,15 +4,15 @@
  * stream, and the stream relayed to the upstream over HTTP/2 or HTTP/1.1, whichever the upstream speaks.
  */
 import { constants, type ServerHttp2Stream } from 'node:http2';
-import { deniedRequestEvent, forwardedRequestEvent } from '../audit/emit.js';
+import { deniedRequestEvent } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import type { AuditReason } from '../errors.js';
 import { h2ClientSide, sendH2Error } from '../http/h2-client-side.js';
 import type { H2StreamHandler } from '../http/h2-server.js';
-import { reportOnce } from '../upstream/forward.js';
 import { CONNECTION_SPECIFIC, rawHeader, withoutPseudo } from '../upstream/h2-headers.js';
 import { openUpstreamCall } from '../upstream/open-call.js';
 import { relay } from '../upstream/relay.js';
+import { forwardedAudit } from './audit-forwarded.js';
 import { clefServiceHeader, type PreparedRequest, prepareRequest } from './prepare.js';
 import { requestIdentity } from './run.js';
 
@@ -100,10 +100,7 @@ async function pipeline(
 
   const decision = prepared.service ? 'inject' : 'forward';
   const id = requestIdentity(requestId, method, prepared);
-  // With an audit barrier, audited before the stream's last frame goes out (relay.ts `report`).
-  const audit = reportOnce((outcome) =>
-    ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
-  );
+  const { audit, early } = forwardedAudit(ctx, conn, target, id, decision, start);
   audit(
     await relay(
       h2ClientSide(stream, method),
@@ -117,7 +114,7 @@ async function pipeline(
       }),
       ctx.limits.upstreamResponseTimeoutMs,
       ctx.pool.route(target, 'https').viaUpstreamProxy,
-      ctx.auditBarrier ? { report: audit, barrier: ctx.auditBarrier } : undefined,
+      early,
     ),
   );
 }

@@ -4,14 +4,15 @@
  * "Per request", §10).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { deniedRequestEvent, forwardedRequestEvent, type RequestIdentity } from '../audit/emit.js';
+import { deniedRequestEvent, type RequestIdentity } from '../audit/emit.js';
 import type { ConnInfo, ProxyContext } from '../context.js';
 import type { AuditReason } from '../errors.js';
 import type { RequestHandler } from '../http/inner-server.js';
 import { sendError } from '../http/send-error.js';
 import { trackedHandler } from '../http/tracked-handler.js';
-import { type ForwardArgs, forward, reportOnce } from '../upstream/forward.js';
+import { type ForwardArgs, forward } from '../upstream/forward.js';
 import { forwardNegotiated } from '../upstream/forward-h2.js';
+import { forwardedAudit } from './audit-forwarded.js';
 import { secretRef } from './credential.js';
 import { clefServiceHeader, type Prepared, prepareRequest } from './prepare.js';
 
@@ -64,11 +65,7 @@ async function pipeline(
 
   const decision = prepared.service ? 'inject' : 'forward';
   const id = requestIdentity(requestId, method, prepared);
-  // With an audit barrier, audited the moment the outcome is known, before the response's last bytes go out
-  // (forward.ts `onOutcome`); else, and on the paths that end without telling it, once forward() settles.
-  const audit = reportOnce((outcome) =>
-    ctx.audit.write(forwardedRequestEvent(conn, target, id, decision, outcome, start)),
-  );
+  const { audit, early } = forwardedAudit(ctx, conn, target, id, decision, start);
   const args: ForwardArgs = {
     pool: ctx.pool,
     req,
@@ -78,7 +75,7 @@ async function pipeline(
     path: prepared.path,
     rawHeaders: prepared.rawHeaders,
     responseTimeoutMs: ctx.limits.upstreamResponseTimeoutMs,
-    ...(ctx.auditBarrier ? { onOutcome: audit, barrier: ctx.auditBarrier } : {}),
+    early,
   };
   // A route known to speak HTTP/1.1 goes straight on; a new one, or an HTTP/2 one, finds its protocol first.
   audit(

@@ -47,6 +47,6 @@ export async function forwardNegotiated(
     },
     args.responseTimeoutMs,
     args.pool.route(target, 'https').viaUpstreamProxy,
-    args.onOutcome && args.barrier ? { report: args.onOutcome, barrier: args.barrier } : undefined,
+    args.early,
   );
 }

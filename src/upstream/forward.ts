@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import type { TurnBarrier } from '../audit/turn-barrier.js';
+import { holdWrites, type TurnBarrier } from '../audit/turn-barrier.js';
 import type { AuditReason } from '../errors.js';
 import { ProxyError } from '../errors.js';
 import { sendError } from '../http/send-error.js';
@@ -26,16 +26,20 @@ export interface ForwardArgs {
   /** Flat raw header list to send, already stripped and injected. */
   readonly rawHeaders: readonly string[];
   readonly responseTimeoutMs: number;
-  /**
-   * When given, the exchange settles as soon as the upstream response is complete, and this is told the outcome
-   * synchronously, before the response's last bytes are handed to the client's socket: an audit event written here
-   * is on its way (with `workers`, in the IPC pipe to the primary) before the client can see the response
-   * complete, so a process killed at that moment loses no event for a response the client received whole. Called
-   * at most once; the returned promise carries the same outcome.
-   */
-  readonly onOutcome?: (outcome: ForwardOutcome) => void;
-  /** With `onOutcome`: the response's writes and its end wait for this barrier, which releases after the sink. */
-  readonly barrier?: TurnBarrier;
+  /** Audit before the response's last bytes leave ({@link EarlyAudit}); absent, the response's 'finish' settles. */
+  readonly early?: EarlyAudit;
+}
+
+/**
+ * Audit a request before the last bytes of its response leave (`StartProxyOptions.auditBeforeLastByte`). The
+ * exchange settles as soon as the upstream response is complete and `report` is told the outcome synchronously;
+ * the response's writes of that turn and its end wait for `barrier`, which releases after the sink has handed the
+ * turn's events on (with `workers`, into the IPC pipe to the primary). So a process killed the moment a client has
+ * a whole response has already sent its event. The forwarder's promise carries the same outcome.
+ */
+export interface EarlyAudit {
+  readonly report: (outcome: ForwardOutcome) => void;
+  readonly barrier: TurnBarrier;
 }
 
 export interface ForwardOutcome {
@@ -56,16 +60,6 @@ const STALE_SOCKET_ERRORS: ReadonlySet<string> = new Set([
   'EPIPE',
   'ECONNABORTED',
 ]);
-
-/** A reporter that passes on only the first outcome it is given (see {@link ForwardArgs.onOutcome}). */
-export function reportOnce(report: (outcome: ForwardOutcome) => void): (outcome: ForwardOutcome) => void {
-  let done = false;
-  return (outcome) => {
-    if (done) return;
-    done = true;
-    report(outcome);
-  };
-}
 
 /** Node's flat raw header list from undici's Buffer pairs (latin1, as Node's own parser decodes them). */
 function toRawHeaders(raw: readonly Buffer[]): string[] {
@@ -99,6 +93,7 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
     req.headers['transfer-encoding'] !== undefined ||
     (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
   const headers = upstreamHeaders(args.rawHeaders);
+  const early = args.early;
 
   return new Promise<ForwardOutcome>((resolve) => {
     let bytesIn = 0;
@@ -136,7 +131,7 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
         viaUpstreamProxy,
         ...(reason ? { reason } : {}),
       };
-      args.onOutcome?.(outcome);
+      early?.report(outcome);
       resolve(outcome);
     };
 
@@ -180,14 +175,9 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       settle();
     };
 
-    // With a barrier, the response's writes of a turn are corked until it releases (after the sink has handed on
-    // the turn's events), and so is its end.
-    const barrier = args.onOutcome === undefined ? undefined : args.barrier;
-    let holding = false;
-    const release = () => {
-      holding = false;
-      res.uncork();
-    };
+    // With `early`, the response's writes of a turn are corked until the barrier releases (after the sink has
+    // handed on the turn's events), and so is its end.
+    const held = early === undefined ? undefined : holdWrites(res, early.barrier);
     let resumeUp: (() => void) | undefined;
     const onDrain = () => resumeUp?.();
     const handler: RouteHandler & { reused: boolean } = {
@@ -210,24 +200,22 @@ export function forward(args: ForwardArgs): Promise<ForwardOutcome> {
       },
       onData(chunk: Buffer) {
         bytesOut += chunk.length;
-        if (barrier !== undefined && !holding) {
-          holding = true;
-          res.cork();
-          barrier.hold(release);
-        }
+        held?.beforeWrite();
         if (res.write(chunk)) return true;
         res.once('drain', onDrain);
         return false;
       },
       onComplete() {
         if (handler.route !== undefined) handler.route.served++;
-        // With `onOutcome`, settled (and so audited) now, and the end — which flushes everything corked — waits for
-        // the barrier: no byte that completes the response reaches the client before the event has been handed on.
-        // A client that goes away while the response's tail is still being flushed is then audited as served, not
+        // With `early`, settled (and so audited) now, and the end — which flushes everything corked — waits for the
+        // barrier: no byte that completes the response reaches the client before the event has been handed on. A
+        // client that goes away while the response's tail is still being flushed is then audited as served, not
         // `client_aborted`. Without it, the response's 'finish' settles.
-        if (args.onOutcome !== undefined) settle();
-        if (barrier !== undefined) barrier.hold(() => res.end());
-        else res.end();
+        if (held === undefined) res.end();
+        else {
+          settle();
+          held.end();
+        }
         // The upstream answered before reading the whole request body (an early 401/413, nginx `return`). The
         // client's remaining body must still be read (and dropped, as Node does for a response sent before its
         // body) or the client connection stalls and its next request never starts.

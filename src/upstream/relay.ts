@@ -6,13 +6,13 @@
  * after its head, and the upstream call aborted when the client goes away (SPEC §6 Upstream, §10).
  */
 import type { Readable, Writable } from 'node:stream';
-import type { TurnBarrier } from '../audit/turn-barrier.js';
+import { type HeldWrites, holdWrites } from '../audit/turn-barrier.js';
 import type { AuditReason, ProxyErrorCode } from '../errors.js';
 import { ProxyError } from '../errors.js';
 import { stripHeaders } from '../pipeline/strip.js';
 import type { CallEvents, CallResponse, UpstreamCall } from './call.js';
 import { classifyUpstreamError } from './error-codes.js';
-import type { ForwardOutcome } from './forward.js';
+import type { EarlyAudit, ForwardOutcome } from './forward.js';
 
 /** The client half of an exchange: an HTTP/1.1 request/response pair or an HTTP/2 stream. */
 export interface ClientSide {
@@ -42,18 +42,16 @@ export type OpenCall = (events: CallEvents) => Promise<UpstreamCall>;
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
- * `viaUpstreamProxy`: the route's, audited also when the call never opens. `early`, when given, makes the relay
- * settle as soon as the upstream response is complete and tells `report` the outcome synchronously; the response's
- * writes and its end wait for `barrier`, which releases after the sink (forward.ts `onOutcome`).
+ * `viaUpstreamProxy`: the route's, audited also when the call never opens. `early`: audit before the response's
+ * last bytes leave (forward.ts {@link EarlyAudit}); absent, the client side's settle callback settles.
  */
 export function relay(
   client: ClientSide,
   open: OpenCall,
   responseTimeoutMs: number,
   viaUpstreamProxy: boolean,
-  early?: { readonly report: (outcome: ForwardOutcome) => void; readonly barrier: TurnBarrier },
+  early?: EarlyAudit,
 ): Promise<ForwardOutcome> {
-  const report = early?.report;
   return new Promise<ForwardOutcome>((resolve) => {
     let bytesIn = 0;
     let bytesOut = 0;
@@ -76,7 +74,7 @@ export function relay(
         viaUpstreamProxy: via,
         ...(reason ? { reason } : {}),
       };
-      report?.(outcome);
+      early?.report(outcome);
       resolve(outcome);
     };
     const timer = setTimeout(() => {
@@ -101,20 +99,16 @@ export function relay(
         return settle();
       }
       status = res.status;
-      // With `early`, a turn's body chunks are held (corked) until the barrier releases, which is past the body's
-      // 'end' (a tick after its last chunk): so the outcome is reported before the last chunk leaves (onEnd).
-      let corked = false;
-      const uncork = () => {
-        corked = false;
-        sink.uncork();
-      };
       res.body.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
-        if (corked || early === undefined) return;
-        corked = true;
-        sink.cork();
-        early.barrier.hold(uncork);
       });
+      // With `early`, a turn's body chunks are held (corked) until the barrier releases, which is past the body's
+      // 'end' (a tick after its last chunk): so the outcome is reported before the last chunk leaves (onEnd).
+      if (early !== undefined) {
+        const held = holdWrites(sink, early.barrier);
+        res.body.on('data', () => held.beforeWrite());
+        heldSink = held;
+      }
       res.body.once('end', () => {
         // The upstream answered before the whole request body arrived (an early 401/413): stop sending it and
         // drain the rest, so an HTTP/1.1 client connection can carry its next request.
@@ -127,14 +121,14 @@ export function relay(
       responseSink = sink;
     };
     let responseSink: Writable | undefined;
+    let heldSink: HeldWrites | undefined;
     const onEnd = () => {
       if (settled || responseSink === undefined) return;
-      const sink = responseSink;
       // With `early`, settled now and the end waits for the barrier; the call is complete, so it is left to its
       // pool. Without it, the client side's settle callback ('finish', or the stream closing) settles.
-      if (early === undefined) return void sink.end();
+      if (heldSink === undefined) return void responseSink.end();
       settle(false);
-      early.barrier.hold(() => sink.end());
+      heldSink.end();
     };
 
     const onError = (err: Error) => {

@@ -79,32 +79,44 @@ function slowEnd(write: (s: string) => void, end: (s: string) => void) {
   setTimeout(() => end(BODY.slice(1000)), 5);
 }
 
+/** An HTTP/1.1 upstream answering `/cl` with Content-Length, anything else chunked, its body ending late. */
+async function h1Upstream() {
+  return keep(
+    await startUpstream({
+      handler: (req, res) => {
+        req.resume();
+        req.on('end', () => {
+          if (req.url === '/cl') res.writeHead(200, { 'content-length': String(BODY.length) });
+          else res.writeHead(200, { 'transfer-encoding': 'chunked' });
+          slowEnd(
+            (s) => res.write(s),
+            (s) => res.end(s),
+          );
+        });
+      },
+    }),
+  );
+}
+
+/**
+ * For `/cl` (a Content-Length response, ending in the body's last bytes) and `/chunked` (a chunked one, ending in
+ * its terminator): every event was written while the HTTP/1.1 client still lacked part of its response.
+ */
+async function expectAuditedBeforeTheEnd(target: string) {
+  for (const [path, endsWith] of [
+    ['/cl', BODY.slice(-10)],
+    ['/chunked', '\r\n0\r\n\r\n'],
+  ] as const) {
+    const { atAudit, whole, text } = await h1Requests(target, path, endsWith);
+    expect(text.startsWith('HTTP/1.1 200')).toBe(true);
+    for (let i = 0; i < N; i++) expect(atAudit[i]).toBeLessThan(whole[i]!);
+  }
+}
+
 describe('audit before the last response byte', () => {
   it('HTTP/1.1 upstream, Content-Length and chunked responses', async () => {
-    const up = keep(
-      await startUpstream({
-        handler: (req, res) => {
-          req.resume();
-          req.on('end', () => {
-            if (req.url === '/cl') res.writeHead(200, { 'content-length': String(BODY.length) });
-            else res.writeHead(200, { 'transfer-encoding': 'chunked' });
-            slowEnd(
-              (s) => res.write(s),
-              (s) => res.end(s),
-            );
-          });
-        },
-      }),
-    );
-    const target = `api.upstream.test:${up.port}`;
-    for (const [path, endsWith] of [
-      ['/cl', BODY.slice(-10)],
-      ['/chunked', '\r\n0\r\n\r\n'],
-    ] as const) {
-      const { atAudit, whole, text } = await h1Requests(target, path, endsWith);
-      expect(text.startsWith('HTTP/1.1 200')).toBe(true);
-      for (let i = 0; i < N; i++) expect(atAudit[i]).toBeLessThan(whole[i]!);
-    }
+    const up = await h1Upstream();
+    await expectAuditedBeforeTheEnd(`api.upstream.test:${up.port}`);
   });
 
   it('HTTP/2 upstream behind an HTTP/1.1 client, with and without Content-Length', async () => {
@@ -126,33 +138,12 @@ describe('audit before the last response byte', () => {
         },
       }),
     );
-    const target = `api.upstream.test:${up.port}`;
     // Without a Content-Length from the HTTP/2 upstream, the HTTP/1.1 client gets a chunked response.
-    for (const [path, endsWith] of [
-      ['/cl', BODY.slice(-10)],
-      ['/chunked', '\r\n0\r\n\r\n'],
-    ] as const) {
-      const { atAudit, whole, text } = await h1Requests(target, path, endsWith);
-      expect(text.startsWith('HTTP/1.1 200')).toBe(true);
-      for (let i = 0; i < N; i++) expect(atAudit[i]).toBeLessThan(whole[i]!);
-    }
+    await expectAuditedBeforeTheEnd(`api.upstream.test:${up.port}`);
   });
 
   it('HTTP/2 client', async () => {
-    const up = keep(
-      await startUpstream({
-        handler: (req, res) => {
-          req.resume();
-          req.on('end', () => {
-            res.writeHead(200, { 'content-length': String(BODY.length) });
-            slowEnd(
-              (s) => res.write(s),
-              (s) => res.end(s),
-            );
-          });
-        },
-      }),
-    );
+    const up = await h1Upstream();
     const target = `api.upstream.test:${up.port}`;
     let sinceRequest = 0;
     const { px, atAudit } = await proxyFor(target, () => sinceRequest);
@@ -160,7 +151,7 @@ describe('audit before the last response byte', () => {
     const whole: number[] = [];
     for (let i = 0; i < N; i++) {
       sinceRequest = 0;
-      const stream = session.request({ ':method': 'GET', ':path': '/h2c' });
+      const stream = session.request({ ':method': 'GET', ':path': '/cl' });
       stream.on('data', (c: Buffer) => {
         sinceRequest += c.length;
       });

@@ -3,7 +3,7 @@
  * `beforeRelease` function; a release happens at the end of the turn in which something was held or touched.
  */
 import { describe, expect, it } from 'vitest';
-import { createTurnBarrier } from '../../../src/audit/turn-barrier.js';
+import { createTurnBarrier, holdWrites } from '../../../src/audit/turn-barrier.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -37,5 +37,24 @@ describe('turn barrier', () => {
     expect(seen).toEqual(['sink', 'sink', 'first']);
     await turn();
     expect(seen).toEqual(['sink', 'sink', 'first', 'sink', 'second']);
+  });
+
+  it('holdWrites corks once per turn, uncorks after the sink, and ends after the uncork', async () => {
+    const b = createTurnBarrier();
+    const seen: string[] = [];
+    b.beforeRelease(() => seen.push('sink'));
+    const held = holdWrites(
+      { cork: () => seen.push('cork'), uncork: () => seen.push('uncork'), end: () => seen.push('end') },
+      b,
+    );
+    held.beforeWrite();
+    held.beforeWrite();
+    held.end();
+    expect(seen).toEqual(['cork']);
+    await turn();
+    expect(seen).toEqual(['cork', 'sink', 'uncork', 'end']);
+    held.beforeWrite(); // a new turn corks again
+    await turn();
+    expect(seen).toEqual(['cork', 'sink', 'uncork', 'end', 'cork', 'sink', 'uncork']);
   });
 });
