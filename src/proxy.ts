@@ -19,7 +19,7 @@ import { type Logger, silentLogger } from './log/logger.js';
 import { packageVersion } from './metrics/build-info.js';
 import { readGauges } from './metrics/gauges.js';
 import { observingSink } from './metrics/observe-sink.js';
-import { createMetrics, type ProxyGauges } from './metrics/registry.js';
+import type { ProxyGauges } from './metrics/registry.js';
 import { createTally } from './metrics/tally.js';
 import { createEgressPolicy } from './net/egress-policy.js';
 import { isLoopbackHost } from './net/loopback.js';
@@ -212,6 +212,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       throw new TypeError(`admin.listen must be a loopback address, got "${at.host}"`);
     }
     try {
+      // Loaded only here: the metrics registry (prom-client) costs memory from the start (docs/performance.md).
+      const { createMetrics } = await import('./metrics/registry.js');
       const metrics = createMetrics({
         tally: tally!,
         version: packageVersion(),

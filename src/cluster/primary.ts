@@ -19,7 +19,6 @@ import { createTally } from '../metrics/tally.js';
 import type { CaMaterial } from '../tls/ca-validate.js';
 import { receiveAuditEvents } from './ipc-audit-sink.js';
 import { type ClusterMessage, isClusterMessage } from './messages.js';
-import { startPrimaryAdmin } from './primary-admin.js';
 import { createStatsCollector } from './stats.js';
 
 /** Restart backoff: 100 ms doubling to 5 s; a worker that lived 30 s resets it. */
@@ -69,16 +68,18 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
   const collector = createStatsCollector();
   let admin: AdminServer | undefined;
   try {
-    admin =
-      o.admin &&
-      (await startPrimaryAdmin({
+    if (o.admin) {
+      // Loaded only with an admin listener: the metrics registry (prom-client) costs memory from the start.
+      const { startPrimaryAdmin } = await import('./primary-admin.js');
+      admin = await startPrimaryAdmin({
         listen: o.admin,
         draining: () => stopping,
         live,
         collector,
         tally: tally!,
         audit: o.audit,
-      }));
+      });
+    }
   } catch (err) {
     await o.audit.close();
     o.unguard();

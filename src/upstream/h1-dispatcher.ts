@@ -9,7 +9,8 @@
  * had already closed is sent again, forward.ts).
  */
 import type { Duplex } from 'node:stream';
-import { Client, type Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Client as UndiciClient, Pool as UndiciPool } from 'undici';
+import { Client, Pool } from './undici-classes.js';
 
 /** A dispatch handler that learns which client (and so which socket) carries it. */
 export interface RouteHandler extends Dispatcher.DispatchHandler {
@@ -22,7 +23,7 @@ export class RouteClient extends Client {
   /** Responses completed on the current socket; 0 again once it closes (the next request dials afresh). */
   served = 0;
 
-  constructor(origin: string | URL, options: Client.Options) {
+  constructor(origin: string | URL, options: UndiciClient.Options) {
     super(origin, options);
     this.on('disconnect', () => {
       this.served = 0;
@@ -48,7 +49,7 @@ export interface RouteDispatcherOptions {
  * The route's pool. `origin` only names the route (undici needs one); the `Host` header each request carries is
  * what the upstream sees, and the dialer decides where the socket goes.
  */
-export function createRouteDispatcher(origin: string, opts: RouteDispatcherOptions): Pool {
+export function createRouteDispatcher(origin: string, opts: RouteDispatcherOptions): UndiciPool {
   return new Pool(origin, {
     connect: (_info, callback) => {
       opts.connect().then(
@@ -56,7 +57,7 @@ export function createRouteDispatcher(origin: string, opts: RouteDispatcherOptio
         (err: Error) => callback(err, null),
       );
     },
-    factory: (url, options) => new RouteClient(url, options as Client.Options),
+    factory: (url, options) => new RouteClient(url, options as UndiciClient.Options),
     pipelining: 1,
     keepAliveTimeout: opts.keepAliveIdleMs,
     keepAliveMaxTimeout: opts.keepAliveIdleMs,
