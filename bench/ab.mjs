@@ -1,4 +1,5 @@
-// Development harness for A/B runs of proxy builds: `node bench/ab.mjs [entry …]` (default bin/clef-proxy).
+// Development harness for A/B runs of proxy builds: `node bench/ab.mjs [entry …]` (default bin/clef-proxy);
+// an entry written `--flag,--flag@entry` runs with those node flags.
 // Starts one nginx upstream and agent, one proxy per entry script (e.g. the bin/clef-proxy of two worktrees), and
 // measures them in interleaved rounds: proxy CPU per request (utime+stime from /proc) and throughput, medians.
 // Environment: ROUNDS (4), SECS (4), C (32 connections), SCEN (small | download), CLIENT (undici | hey),
@@ -11,6 +12,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
 import { round as h2Round } from './lib/h2-streams.mjs';
+import { heyLoadArgs } from './lib/hey.mjs';
 import { runLoad } from './lib/load.mjs';
 import { cpuMicros as ownCpuMicros, rssMiB, treeCpuMicros } from './lib/proc-stats.mjs';
 import { startProxyChild, stopChild } from './lib/procs.mjs';
@@ -28,10 +30,15 @@ const tree = /"workers"/.test(process.env.BENCH_PROXY_CONFIG ?? '');
 const cpuMicros = tree ? treeCpuMicros : ownCpuMicros;
 const env = await setUp('nginx', 'file', client === 'hey', false, h2);
 const proxies = [];
-for (const entry of entries) {
+for (const spec of entries) {
+  // `--flag,--flag2@entry`: node flags for this proxy only (e.g. a V8 heap setting against the default).
+  const at = spec.lastIndexOf('@');
+  const entry = spec.startsWith('--') && at > 0 ? spec.slice(at + 1) : spec;
+  const nodeArgs = entry === spec ? [] : spec.slice(0, at).split(',');
   proxies.push(
     await startProxyChild({
       entry,
+      nodeArgs,
       configPath: env.configPath,
       workloadToken: env.workloadToken,
       agentToken: env.agentToken,
@@ -57,7 +64,7 @@ async function measure(p, ms) {
   }
   if (client === 'hey') {
     const c0 = p ? cpuMicros(p.child.pid) : 0;
-    const args = ['-z', `${ms / 1000}s`, '-c', String(c), '-disable-compression'];
+    const args = heyLoadArgs(ms, c);
     if (p) args.push('-x', `http://bench:${env.workloadToken}@127.0.0.1:${p.port}`);
     const r = spawnSync('hey', [...args, `${env.nativeOrigin}${path}?expect=${p ? 'yes' : 'no'}`], {
       encoding: 'utf8',
