@@ -9,10 +9,10 @@
 // SCEN=h2: C concurrent streams on one HTTP/2 connection to the HTTP/2 upstream (undici client setting ignored).
 // Every proxied request carries ?expect=yes, so the upstream answers 403 to any request the credential did not
 // reach (direct ones ?expect=no: the credential must not be there).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
 import { round as h2Round } from './lib/h2-streams.mjs';
-import { heyLoadArgs } from './lib/hey.mjs';
+import { runHey } from './lib/hey.mjs';
 import { runLoad } from './lib/load.mjs';
 import { cpuMicros as ownCpuMicros, rssMiB, treeCpuMicros } from './lib/proc-stats.mjs';
 import { startProxyChild, stopChild } from './lib/procs.mjs';
@@ -63,15 +63,18 @@ async function measure(p, ms) {
     return { rps, us: p ? (cpuMicros(p.child.pid) - c0) / (rps * ((ms + 500) / 1000)) : 0 };
   }
   if (client === 'hey') {
-    const c0 = p ? cpuMicros(p.child.pid) : 0;
-    const args = heyLoadArgs(ms, c);
-    if (p) args.push('-x', `http://bench:${env.workloadToken}@127.0.0.1:${p.port}`);
-    const r = spawnSync('hey', [...args, `${env.nativeOrigin}${path}?expect=${p ? 'yes' : 'no'}`], {
-      encoding: 'utf8',
+    const r = await runHey({
+      bin: 'hey',
+      url: `${env.nativeOrigin}${path}?expect=${p ? 'yes' : 'no'}`,
+      proxyUrl: p && `http://bench:${env.workloadToken}@127.0.0.1:${p.port}`,
+      concurrency: c,
+      durationMs: ms,
+      method: 'GET',
+      pids: { proxy: p?.child.pid },
+      cpuOf: cpuMicros,
     });
-    const ok = Number(/\[200\]\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
-    return { rps, us: p ? (cpuMicros(p.child.pid) - c0) / ok : 0 };
+    if (r.errors) console.log(`errors: ${r.errors} (last: ${r.last_error})`);
+    return { rps: r.rps, us: p ? r.proxy_cpu_us_per_req : 0 };
   }
   const r = await runLoad({
     connector: p

@@ -11,15 +11,13 @@
 // The upstream answers 403 to a proxied request the credential did not reach, and every non-200 is an error, so a
 // peer that does not inject shows up as errors rather than as speed. hey does not verify certificates (hey.mjs);
 // undici verifies each proxy's leaf against that proxy's CA.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { directConnector, proxyConnector } from './lib/connectors.mjs';
-import { findHey, heyLoadArgs, parseHeyOutput } from './lib/hey.mjs';
+import { findHey, runHey } from './lib/hey.mjs';
 import { runLoad } from './lib/load.mjs';
 import { ensureMitmProxy, startMitmPeer } from './lib/peer-mitm.mjs';
-import { cpuMicros } from './lib/proc-stats.mjs';
 import { REPO_ROOT, startProxyChild, stopChild } from './lib/procs.mjs';
 import { FIXTURE_CA_PATH, setUp } from './lib/setup.mjs';
 
@@ -65,28 +63,26 @@ try {
   throw err;
 }
 
-/** One hey run (hey.mjs's parser); throughput and CPU per request count only the 200s. */
-function heyRound(t, ms, url) {
-  const args = heyLoadArgs(ms, c);
-  if (t) args.push('-x', `http://bench:${env.workloadToken}@127.0.0.1:${t.port}`);
-  const c0 = t ? cpuMicros(t.child.pid) : 0;
-  const out = spawnSync(heyBin, [...args, url], { encoding: 'utf8' });
-  const r = parseHeyOutput(out.stdout);
-  if (out.status !== 0 || r.rps === null)
-    throw new Error(`hey exited ${out.status}: ${out.stderr.slice(0, 400)}`);
-  const errors = r.transport_errors + Object.values(r.statuses).reduce((a, n) => a + n, 0) - r.ok;
-  return {
-    rps: r.total_s ? r.ok / r.total_s : r.rps,
-    us: t && r.ok ? (cpuMicros(t.child.pid) - c0) / r.ok : Number.NaN,
-    errors,
-    lastError: r.first_error ?? `statuses ${JSON.stringify(r.statuses)}`,
-  };
-}
-
 /** `t` undefined: the direct path. → { rps, us, errors, lastError } */
 async function measure(t, ms) {
   const expect = t ? 'yes' : 'no';
-  if (client === 'hey') return heyRound(t, ms, `${env.nativeOrigin}${path}?expect=${expect}`);
+  if (client === 'hey') {
+    const r = await runHey({
+      bin: heyBin,
+      url: `${env.nativeOrigin}${path}?expect=${expect}`,
+      proxyUrl: t && `http://bench:${env.workloadToken}@127.0.0.1:${t.port}`,
+      concurrency: c,
+      durationMs: ms,
+      method: 'GET',
+      pids: { proxy: t?.child.pid },
+    });
+    return {
+      rps: r.rps,
+      us: r.proxy_cpu_us_per_req ?? Number.NaN,
+      errors: r.errors,
+      lastError: r.last_error,
+    };
+  }
   const r = await runLoad({
     connector: t
       ? proxyConnector({ proxyPort: t.port, authorization: env.authorization, ca: t.ca() })

@@ -67,7 +67,7 @@ export function parseHeyOutput(text) {
  * @param {number} durationMs
  * @param {number} concurrency
  */
-export function heyLoadArgs(durationMs, concurrency) {
+function heyLoadArgs(durationMs, concurrency) {
   return ['-z', `${durationMs / 1000}s`, '-c', String(concurrency), '-t', '0', '-disable-compression'];
 }
 
@@ -76,7 +76,8 @@ export function heyLoadArgs(durationMs, concurrency) {
  * connection set-up included, divided by the responses hey counted.
  * @param {{ bin: string, url: string, proxyUrl?: string, concurrency: number, durationMs: number,
  *   method: 'GET' | 'POST', bodyFile?: string, bodyBytes?: number, responseBytes?: number,
- *   newConnection?: boolean, pids: { proxy?: number, upstream?: number } }} o
+ *   newConnection?: boolean, pids: { proxy?: number, upstream?: number },
+ *   cpuOf?: (pid: number) => number }} o  cpuOf: how a pid's CPU is read (default its own utime+stime)
  */
 export async function runHey(o) {
   const args = heyLoadArgs(o.durationMs, o.concurrency);
@@ -84,7 +85,7 @@ export async function runHey(o) {
   if (o.newConnection) args.push('-disable-keepalive');
   if (o.method === 'POST') args.push('-m', 'POST', '-T', 'application/octet-stream', '-D', o.bodyFile);
   args.push(o.url);
-  const cpu = (pid) => (pid ? cpuMicros(pid) : null);
+  const cpu = (pid) => (pid ? (o.cpuOf ?? cpuMicros)(pid) : null);
   const cpu0 = { proxy: cpu(o.pids.proxy), upstream: cpu(o.pids.upstream) };
   const { stdout, code, clientCpuUs } = await run(o.bin, args);
   const cpu1 = { proxy: cpu(o.pids.proxy), upstream: cpu(o.pids.upstream) };

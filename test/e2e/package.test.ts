@@ -110,6 +110,11 @@ describe('npm pack', () => {
     const main = await readFile(join(project, 'node_modules/@clef-sh/proxy/dist/cli/main.js'), 'utf8');
     expect(main.startsWith("import { createRequire as __clefCreateRequire } from 'node:module';")).toBe(true);
     expect(main).not.toMatch(/^import .* from '\.\.?\//m);
+    // V8 holds the source for the process's life: one byte per character only while all of it is Latin-1.
+    expect(main.match(/[^\u0000-\u00ff]/u)?.[0]).toBeUndefined();
+    // undici's Client and Pool come without its fetch and WebSocket (src/upstream/undici-classes.ts).
+    expect(main).toMatch(/^\/\/ .*node_modules\/undici\/lib\/dispatcher\/pool\.js$/m);
+    expect(main).not.toMatch(/^\/\/ .*node_modules\/undici\/lib\/web\/(fetch\/index\.js|websocket\/)/m);
   });
 });
 
