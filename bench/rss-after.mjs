@@ -1,7 +1,7 @@
 // Development harness: how the proxy's RSS settles once load stops. `node bench/rss-after.mjs [entry]` starts
 // one nginx upstream, agent and proxy (default bin/clef-proxy), drives keep-alive c=32 GETs (or SCEN=download,
 // c=4 1 MiB GETs) for SECS (10) seconds, then prints VmRSS every 5 s for SETTLE (60) seconds. HEAP=1 also prints
-// V8's heap spaces, fresh and after the load (bench/lib/heap-probe.mjs, preloaded into the proxy).
+// V8's heap spaces, fresh, after the load and at the end (bench/lib/heap-probe.mjs, preloaded into the proxy).
 import { readFileSync, rmSync } from 'node:fs';
 import { proxyConnector } from './lib/connectors.mjs';
 import { probeFile } from './lib/heap-probe.mjs';
@@ -76,6 +76,7 @@ try {
     console.log(`+${t} s: ${split()}`);
     await new Promise((resolve) => setTimeout(resolve, 5000));
   }
+  await heapSplit();
 } finally {
   rmSync(probeFile(p.child.pid), { force: true });
   await stopChild(p.child);

@@ -15,6 +15,7 @@ import { handleConnection } from './connect/front-door.js';
 import { listen } from './connect/listener.js';
 import type { ProxyContext } from './context.js';
 import { createConnTracker } from './lifecycle/conn-tracker.js';
+import { startIdleTrim } from './lifecycle/idle-trim.js';
 import { type Logger, silentLogger } from './log/logger.js';
 import { packageVersion } from './metrics/build-info.js';
 import { readGauges } from './metrics/gauges.js';
@@ -87,6 +88,13 @@ export interface StartProxyOptions {
    * connection ids (`w2c7`) so audit lines from several workers stay distinct (docs/audit.md).
    */
   readonly worker?: { readonly connIdPrefix: string };
+  /**
+   * Give memory back after a quiet spell: once two checks `quietMs` apart (default 6 s) find no connection accepted and
+   * no request or tunnel started, a full garbage collection has run after each (10–40 ms each, once per quiet spell;
+   * `lifecycle/idle-trim.ts`). The daemon turns it on. Off by default here, because the collections pause the whole
+   * process, and an embedding process has its own work in it.
+   */
+  readonly trimWhenIdle?: boolean | { readonly quietMs: number };
 }
 
 export { AdminListenError } from './admin/server.js';
@@ -230,9 +238,18 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     }
   }
 
+  const trim = options.trimWhenIdle
+    ? startIdleTrim({
+        activity: () => ctx.tracker.started,
+        ...(typeof options.trimWhenIdle === 'object' ? { quietMs: options.trimWhenIdle.quietMs } : {}),
+        onTrim: ({ ms }) => logger.debug({ ms: Math.round(ms) }, 'quiet spell: memory trimmed'),
+      })
+    : undefined;
+
   let closed: Promise<void> | undefined;
   const shutdown = (timeoutMs: number): Promise<void> => {
     closed ??= (async () => {
+      trim?.stop();
       listener.server.close();
       await ctx.tracker.drain(timeoutMs);
       for (const g of generations) {

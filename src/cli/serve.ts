@@ -134,6 +134,7 @@ export async function runServe(args: ServeArgs, _io: CliIo, env: Env): Promise<E
       limits: config.limits,
       egress: config.egress,
       logger,
+      trimWhenIdle: true,
       ...(config.admin ? { admin: { listen: config.admin.listen } } : {}),
     });
   } catch (err) {

@@ -12,6 +12,7 @@ import type { SwappableSink } from '../audit/swappable-sink.js';
 import type { ListenAddress } from '../config/types.js';
 import { ExitCode, type ExitCodeValue, StartupError } from '../exit-codes.js';
 import { closeAuditBy, LOCAL_GRACE_MS } from '../lifecycle/close-audit.js';
+import { startIdleTrim } from '../lifecycle/idle-trim.js';
 import { onSignals } from '../lifecycle/signals.js';
 import type { Logger } from '../log/logger.js';
 import { observingSink } from '../metrics/observe-sink.js';
@@ -59,6 +60,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
   let stopping = false;
   let delay = BACKOFF_FIRST_MS;
   let restartTimer: NodeJS.Timeout | undefined;
+  /** Messages from the workers (audit batches among them): the primary's idle trim watches it. */
+  let messages = 0;
   const send = (w: Worker, m: ClusterMessage) => {
     if (w.isConnected()) w.send(m);
   };
@@ -112,6 +115,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
         send(worker, { type: 'clef-init', certPem: ca.certPem, keyPem: ca.keyPem, port });
       };
       worker.on('message', (m: unknown) => {
+        messages++;
         if (!isClusterMessage(m)) return;
         collector.receive(worker.id, m);
         if (m.type === 'clef-hello') init();
@@ -177,6 +181,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
     };
 
     const finish = async (deadline: number) => {
+      trim.stop();
       unsignal();
       // Last, as in the single process: the supervisor reads `/healthz` 503 until every worker is gone.
       await admin?.close();
@@ -228,6 +233,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
           }
         });
       },
+    });
+    // The primary's heap grows with the workers' audit traffic: give it back after a quiet spell, as they do.
+    const trim = startIdleTrim({
+      activity: () => messages,
+      onTrim: ({ ms }) =>
+        logger.debug({ ms: Math.round(ms), role: 'primary' }, 'quiet spell: memory trimmed'),
     });
     for (let i = 0; i < o.workers; i++) fork();
   });

@@ -97,6 +97,7 @@ export async function runWorker(args: WorkerArgs, env: Env): Promise<ExitCodeVal
       limits: config.limits,
       egress: config.egress,
       logger,
+      trimWhenIdle: true,
       worker: { connIdPrefix: `w${cluster.worker?.id ?? 0}` },
     });
   } catch (err) {

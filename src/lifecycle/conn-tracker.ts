@@ -18,6 +18,8 @@ export interface ConnTracker {
   /** Client connections open now (what `max_connections` counts). */
   readonly size: number;
   readonly draining: boolean;
+  /** Connections accepted plus work begun since the start: grows with any activity (the idle trim watches it). */
+  readonly started: number;
   add(socket: Socket): void;
   /** Interception layered `outer` (a TLS socket) on `socket`: close through it from now on. */
   layer(socket: Socket, outer: Socket): void;
@@ -37,6 +39,7 @@ export interface ConnTracker {
 export function createConnTracker(): ConnTracker {
   const live = new Map<Socket, Entry>();
   let busyTotal = 0;
+  let started = 0;
   let draining = false;
   let onQuiet: (() => void) | undefined;
 
@@ -58,7 +61,11 @@ export function createConnTracker(): ConnTracker {
     get draining() {
       return draining;
     },
+    get started() {
+      return started;
+    },
     add(socket) {
+      started++;
       live.set(socket, { busy: 0, closer: socket, extras: [] });
       socket.once('close', () => remove(socket));
     },
@@ -74,6 +81,7 @@ export function createConnTracker(): ConnTracker {
     },
     begin(socket) {
       const entry = live.get(socket);
+      started++;
       busyTotal++;
       if (entry) entry.busy++;
       let ended = false;

@@ -182,6 +182,9 @@ describe('no secret in any output', () => {
       expect.arrayContaining([`localhost:${U}`, `127.0.0.1:${U}`, `127.0.0.1:${H}`]),
     );
 
+    // The daemon gives memory back after a quiet spell (12–18 s after the last request), and says so at debug level.
+    await sp.waitForLog((r) => r.level === 20 && r.msg === 'quiet spell: memory trimmed', 30_000);
+
     sp.kill('SIGHUP');
     await sp.waitForLog((r) => r.msg === 'CA reloaded');
     sp.kill('SIGTERM');

@@ -66,7 +66,7 @@ async function get(s: ServeStack, ca: string, path: string): Promise<number> {
 
 describe('serve with workers', () => {
   it('workers: 2 on port 0: one listening line, both workers serve, each request audited once', async () => {
-    const s = await startServeStack({ config: { workers: 2 } });
+    const s = await startServeStack({ config: { workers: 2, log_level: 'debug' } });
     stacks.push(s);
     const ca = await readFile(join(s.caDir, 'ca.crt'), 'utf8');
     expect(s.serve.port).toBeGreaterThan(0);
@@ -80,6 +80,9 @@ describe('serve with workers', () => {
     expect(workers.has(undefined)).toBe(false);
     expect(workers.size).toBe(2);
     expect(records(s.serve.stderrLines).filter((r) => r.msg === 'listening')).toHaveLength(1);
+    // Once the requests stop, the primary and the workers each give memory back (12–18 s later).
+    await s.serve.waitForLog((r) => r.msg === 'quiet spell: memory trimmed' && r.role === 'primary', 30_000);
+    await s.serve.waitForLog((r) => r.msg === 'quiet spell: memory trimmed' && r.role === undefined, 30_000);
 
     s.serve.kill('SIGTERM');
     expect(await s.serve.exit).toEqual({ code: 0, signal: null });
