@@ -276,6 +276,8 @@ async function finishProfile(scenario, dir, fromMicros, profiled, client) {
   const file = findProfile(dir);
   if (!file) throw new Error('the profiled proxy wrote no .cpuprofile');
   const kept = `${outPath.replace(/\.json$/, '')}.cpuprofile`;
+  // The results folder is made at the end too; a profile comes first on a fresh clone.
+  mkdirSync(dirname(kept), { recursive: true });
   copyFileSync(file, kept);
   return { scenario: scenario.name, client, ...analyseProfile(file, { fromMicros }), file: kept };
 }
