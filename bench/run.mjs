@@ -16,6 +16,7 @@ import { runH2Streams } from './lib/h2-streams.mjs';
 import { findHey, runHey } from './lib/hey.mjs';
 import { runIdlePair } from './lib/idle.mjs';
 import { runLoad } from './lib/load.mjs';
+import { rssMiB } from './lib/proc-stats.mjs';
 import { REPO_ROOT, startProxyChild, stopChild } from './lib/procs.mjs';
 import { analyseProfile, findProfile } from './lib/profile.mjs';
 import { evaluateTargets, formatReport } from './lib/report.mjs';
@@ -102,6 +103,19 @@ try {
       clients: opts.client === 'hey' ? ['hey'] : hey ? ['undici', 'hey'] : ['undici'],
       log,
     });
+  }
+  if (opts.settleMs > 0 && Object.keys(results.scenarios).length > 0) {
+    log(`settle: the proxy idle for ${opts.settleMs / 1000} s after the load, then its RSS`);
+    const atEnd = rssMiB(proxy.pid);
+    await new Promise((resolve) => setTimeout(resolve, opts.settleMs));
+    results.settled = {
+      after_s: opts.settleMs / 1000,
+      rss_at_end_mib: atEnd,
+      proxy_rss_mib: rssMiB(proxy.pid),
+    };
+    log(
+      `  RSS ${atEnd.toFixed(1)} MiB when the load stopped, ${results.settled.proxy_rss_mib.toFixed(1)} MiB after`,
+    );
   }
   if (has('ws-echo')) {
     log(

@@ -31,6 +31,8 @@ export const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [o
                         (default 3)
   --duration <s>        measured seconds per round and path (default 5; warm-up is a fifth of it, ≥ 0.3 s)
   --idle-connections <n>  idle MITM'd connections to hold open (default 1000)
+  --settle <s>          after the load scenarios, leave the proxy idle this long and read its RSS again: what
+                        it keeps once the load has stopped (default 25; 0 skips it, as --quick does)
   --upstream <kind>     auto (default: nginx when installed, else node), node or nginx
   --audit <sink>        the proxy's audit sink: file (default, in the temp dir) or stdout (to /dev/null)
   --client <which>      load clients: both (default: undici, and the native client hey when it is installed,
@@ -59,6 +61,7 @@ export function parseBenchArgs(argv, benchOut) {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       'idle-connections': { type: 'string' },
+      settle: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'profile-scenario': { type: 'string', default: 'ka-c32' },
       upstream: { type: 'string', default: 'auto' },
@@ -92,12 +95,15 @@ export function parseBenchArgs(argv, benchOut) {
   if (!['both', 'undici', 'hey'].includes(values.client))
     throw new TypeError('--client must be both, undici or hey');
   const durationMs = positive(values.duration, 'duration', quick ? 1 : 5) * 1000;
+  const settle = values.settle === undefined ? (quick ? 0 : 25) : Number(values.settle);
+  if (!Number.isFinite(settle) || settle < 0) throw new TypeError('--settle must be 0 or a positive number');
   return {
     help: values.help,
     quick,
     scenarios: SCENARIO_NAMES.filter((n) => selected.has(n)),
     rounds: Math.round(positive(values.rounds, 'rounds', quick ? 1 : 3)),
     durationMs,
+    settleMs: settle * 1000,
     warmupMs: Math.max(300, durationMs / 5),
     idleConnections: Math.round(positive(values['idle-connections'], 'idle-connections', quick ? 100 : 1000)),
     startupRuns: quick ? 2 : 5,
