@@ -60,7 +60,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
   let stopping = false;
   let delay = BACKOFF_FIRST_MS;
   let restartTimer: NodeJS.Timeout | undefined;
-  /** Messages from the workers (audit batches among them): the primary's idle trim watches it. */
+  /** Messages from the workers other than scrape replies (audit batches among them): the primary's idle trim watches it. */
   let messages = 0;
   const send = (w: Worker, m: ClusterMessage) => {
     if (w.isConnected()) w.send(m);
@@ -115,8 +115,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<ExitCodeValue> {
         send(worker, { type: 'clef-init', certPem: ca.certPem, keyPem: ca.keyPem, port });
       };
       worker.on('message', (m: unknown) => {
-        messages++;
-        if (!isClusterMessage(m)) return;
+        const known = isClusterMessage(m);
+        // Replies to the admin's scrapes are not traffic: a supervisor polling /readyz must not keep the trim away.
+        if (!known || m.type !== 'clef-stats') messages++;
+        if (!known) return;
         collector.receive(worker.id, m);
         if (m.type === 'clef-hello') init();
         if (m.type === 'clef-failed') {

@@ -55,7 +55,7 @@ const adminPort = (s: ServeStack) => s.serve.listening.admin_port as number;
 
 describe('admin with workers: 2', () => {
   it('serves /healthz, /readyz and one /metrics scrape summed over both workers', async () => {
-    const s = await stack();
+    const s = await stack({ config: { log_level: 'debug' } });
     const port = adminPort(s);
     expect(port).toBeGreaterThan(0);
     expect(port).not.toBe(s.serve.port);
@@ -108,6 +108,25 @@ describe('admin with workers: 2', () => {
     expect(prom.types.get('clef_proxy_request_duration_seconds')).toBe('histogram');
     expect(res.body).not.toContain('fleet-secret-value');
     expect(res.body).not.toContain(WORKLOAD_TOKEN);
+
+    // A supervisor polling /readyz (each poll a round trip to every worker) is not traffic: the primary still
+    // gives memory back once the requests have stopped (12–18 s later).
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        expect((await adminGet(port, '/readyz')).status).toBe(200);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    try {
+      await s.serve.waitForLog(
+        (r) => r.msg === 'quiet spell: memory trimmed' && r.role === 'primary',
+        40_000,
+      );
+    } finally {
+      polling = false;
+      await poll;
+    }
   }, 120_000);
 
   it('answers /readyz 503 naming every worker whose agent went quiet, and 200 again when it is back', async () => {
