@@ -15,7 +15,7 @@ import { handleConnection } from './connect/front-door.js';
 import { listen } from './connect/listener.js';
 import type { ProxyContext } from './context.js';
 import { createConnTracker } from './lifecycle/conn-tracker.js';
-import { startIdleTrim } from './lifecycle/idle-trim.js';
+import { DEFAULT_QUIET_MS, startIdleTrim } from './lifecycle/idle-trim.js';
 import { type Logger, silentLogger } from './log/logger.js';
 import { packageVersion } from './metrics/build-info.js';
 import { readGauges } from './metrics/gauges.js';
@@ -92,7 +92,8 @@ export interface StartProxyOptions {
    * Give memory back after a quiet spell: once two checks `quietMs` apart (default 6 s) find no connection accepted and
    * no request or tunnel started, a full garbage collection has run after each (10–40 ms each, once per quiet spell;
    * `lifecycle/idle-trim.ts`). The daemon turns it on. Off by default here, because the collections pause the whole
-   * process, and an embedding process has its own work in it.
+   * process, and an embedding process has its own work in it. A `quietMs` that is not a whole number from 1 to
+   * 2^31-1 throws a TypeError.
    */
   readonly trimWhenIdle?: boolean | { readonly quietMs: number };
 }
@@ -143,6 +144,19 @@ function parseListen(listen: StartProxyOptions['listen']): ListenAddress {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+/** `trimWhenIdle` as the quiet interval in ms (undefined: off). Throws TypeError before anything listens. */
+function resolveTrim(option: StartProxyOptions['trimWhenIdle']): number | undefined {
+  if (!option) return undefined;
+  if (option === true) return DEFAULT_QUIET_MS;
+  const q = option.quietMs;
+  // setInterval runs anything outside 1 ms .. 2^31-1 ms every millisecond: two collections per check would then
+  // take the whole process.
+  if (!Number.isInteger(q) || q < 1 || q > 2_147_483_647) {
+    throw new TypeError(`trimWhenIdle.quietMs must be a whole number of ms from 1 to 2147483647, got ${q}`);
+  }
+  return q;
+}
+
 function turnBarrier(option: boolean | TurnBarrier): TurnBarrier | undefined {
   if (option === false) return undefined;
   return option === true ? createTurnBarrier() : option;
@@ -164,6 +178,7 @@ async function resolveCa(ca: StartProxyOptions['ca']): Promise<CaMaterial> {
 /** Start a proxy. Resolves once it is listening. */
 export async function startProxy(options: StartProxyOptions): Promise<RunningProxy> {
   const limits = resolveLimits(options.limits);
+  const trimQuietMs = resolveTrim(options.trimWhenIdle);
   const caDir = 'dir' in options.ca ? options.ca.dir : undefined;
   let ca = await resolveCa(options.ca);
   const passthrough = parsePassthrough(options.passthroughHosts ?? []);
@@ -238,13 +253,14 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     }
   }
 
-  const trim = options.trimWhenIdle
-    ? startIdleTrim({
-        activity: () => ctx.tracker.started,
-        ...(typeof options.trimWhenIdle === 'object' ? { quietMs: options.trimWhenIdle.quietMs } : {}),
-        onTrim: ({ ms }) => logger.debug({ ms: Math.round(ms) }, 'quiet spell: memory trimmed'),
-      })
-    : undefined;
+  const trim =
+    trimQuietMs === undefined
+      ? undefined
+      : startIdleTrim({
+          activity: () => ctx.tracker.started,
+          quietMs: trimQuietMs,
+          onTrim: ({ ms }) => logger.debug({ ms: Math.round(ms) }, 'quiet spell: memory trimmed'),
+        });
 
   let closed: Promise<void> | undefined;
   const shutdown = (timeoutMs: number): Promise<void> => {

@@ -75,4 +75,12 @@ describe('trimWhenIdle', () => {
       obs.disconnect();
     }
   });
+
+  it('refuses a quiet interval setInterval cannot honour, before anything listens', async () => {
+    for (const quietMs of [0, -5, 1.5, Number.NaN, 2 ** 31]) {
+      await expect(
+        startBearerService('trim-secret', undefined, { trimWhenIdle: { quietMs } }),
+      ).rejects.toThrow(/^trimWhenIdle\.quietMs must be a whole number of ms from 1 to 2147483647/);
+    }
+  });
 });

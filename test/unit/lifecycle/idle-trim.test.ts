@@ -36,33 +36,28 @@ describe('startIdleTrim', () => {
     }
     expect(collect).not.toHaveBeenCalled();
 
+    /** One more check; then `collect` has run `calls` times and `trims` trims are complete. */
+    const check = (calls: number, done: number) => {
+      vi.advanceTimersByTime(1000);
+      expect(collect).toHaveBeenCalledTimes(calls);
+      expect(trims).toHaveLength(done);
+    };
+
     // The first check without new work collects once; the next quiet one collects again and completes the trim.
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(1);
-    expect(trims).toHaveLength(0);
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(2);
-    expect(trims).toHaveLength(1);
-    vi.advanceTimersByTime(5000);
-    expect(collect).toHaveBeenCalledTimes(2);
+    check(1, 0);
+    check(2, 1);
+    for (let i = 0; i < 5; i++) check(2, 1);
 
     // A single request later re-arms it.
     activity++;
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(2);
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(3);
+    check(2, 1);
+    check(3, 1);
 
     // Work between the two collections starts the spell over: the trim completes only after two quiet checks.
     activity++;
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(3);
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(4);
-    expect(trims).toHaveLength(1);
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(5);
-    expect(trims).toHaveLength(2);
+    check(3, 1);
+    check(4, 1);
+    check(5, 2);
 
     trim.stop();
     activity++;
